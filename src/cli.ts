@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// The `dawnserve` command: serve, doctor, bench. Flag names follow tritonserver's.
+import { Command } from 'commander';
+import { addServeOptions, type ServeOptions } from './cli/serve-options.js';
+
+const program = new Command('dawnserve')
+  .description('Triton-compatible inference server on TensorFlow.js (CUDA, WebGPU/Dawn, wasm, cpu)')
+  .showHelpAfterError();
+
+addServeOptions(program.command('serve').description('serve a model repository over the KServe v2 / Triton HTTP protocol'))
+  .action(async (opts: ServeOptions) => {
+    const { startDawnserve, stopOnSignals } = await import('./server.js');
+    const server = await startDawnserve(opts);
+    stopOnSignals(server);
+  });
+
+program.command('doctor')
+  .description('report which tfjs backends initialise, Dawn adapters and CUDA visibility')
+  .option('--json', 'print the report as JSON')
+  .option('--require-gpu', 'exit non-zero unless an accelerated backend (tensorflow or a hardware WebGPU adapter) works')
+  .action(async (opts: { json?: boolean; requireGpu?: boolean }) => {
+    const { runDoctor, formatDoctorReport, doctorExitCode } = await import('./runtime/doctor.js');
+    const report = await runDoctor();
+    process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctorReport(report));
+    process.exitCode = doctorExitCode(report, { requireGpu: opts.requireGpu === true });
+  });
+
+const bench = program.command('bench').description('benchmarks');
+bench.command('kernels')
+  .description("WGSL kernels vs tfjs-backend-webgpu's on the same device, plus tfjs-wasm")
+  .option('--json <file>', 'write results as JSON')
+  .option('--svg <file>', 'write a chart of speed-ups')
+  .option('--quick', 'fewer shapes and repetitions')
+  .option('--ops <list>', 'comma-separated ops to run')
+  .action(async (opts: { json?: string; svg?: string; quick?: boolean; ops?: string }) => {
+    const { runKernelBench } = await import('./kernels/bench.js');
+    await runKernelBench({ json: opts.json, svg: opts.svg, quick: opts.quick === true, ops: opts.ops?.split(',') });
+  });
+
+await program.parseAsync(process.argv);

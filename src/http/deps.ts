@@ -1,0 +1,27 @@
+// What the HTTP front end needs from the rest of the server. Nothing here touches tfjs.
+import type { Logger } from 'pino';
+import type { InferenceRuntime } from '../runtime/api.js';
+
+/** Triton's `--http-restricted-api` groups. */
+export const RESTRICTED_GROUPS = [
+  'health', 'metadata', 'inference', 'shared-memory', 'model-config', 'model-repository',
+  'statistics', 'trace', 'logging',
+] as const;
+export type RestrictedGroup = (typeof RESTRICTED_GROUPS)[number];
+
+/** One `--http-restricted-api=<groups>:<header>=<value>` entry. */
+export interface RestrictedApi {
+  groups: string[];
+  header: string;
+  value: string;
+}
+
+export interface HttpDeps {
+  runtime: InferenceRuntime;
+  log: Logger;
+  /** `--http-max-input-size`; Triton's default is 64 MiB. */
+  maxInputSize: number;
+  restrictedApis?: RestrictedApi[];
+}
+
+export const DEFAULT_MAX_INPUT_SIZE = 64 * 1024 * 1024;

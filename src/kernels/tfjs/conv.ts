@@ -1,0 +1,74 @@
+// Conv2D / FusedConv2D / DepthwiseConv2dNative (NHWC) over tfjs-backend-webgpu tensors.
+import { type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
+import { type Activation, isActivation } from '../ops/activation.js';
+import { type ConvGeometry, conv2dProgram, depthwiseProgram } from '../ops/conv2d.js';
+import { type WebGPUBackend, isFloat32OnGpuBackend, runOnBackend, sizeOf } from './bridge.js';
+
+export interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dilations: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dataFormat?: string;
+}
+
+export interface FusedOptions { bias?: TensorInfo; activation?: string; leakyreluAlpha?: number }
+
+function geometry(x: TensorInfo, filter: TensorInfo, a: ConvAttrs, depthwise: boolean): { g: ConvGeometry; outShape: number[] } | undefined {
+  if (x.shape.length !== 4 || filter.shape.length !== 4) return undefined;
+  if (a.dataFormat !== undefined && a.dataFormat !== 'NHWC' && a.dataFormat !== 'channelsLast') return undefined;
+  let info: backend_util.Conv2DInfo;
+  try {
+    info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+      a.strides, a.dilations, a.pad, a.dimRoundingMode, depthwise, 'channelsLast');
+  } catch {
+    return undefined; // tfjs's kernel reports the error
+  }
+  const g: ConvGeometry = {
+    batch: info.batchSize, inH: info.inHeight, inW: info.inWidth, inC: info.inChannels,
+    outH: info.outHeight, outW: info.outWidth, outC: info.outChannels,
+    fh: info.filterHeight, fw: info.filterWidth, strideH: info.strideHeight, strideW: info.strideWidth,
+    dilH: info.dilationHeight, dilW: info.dilationWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
+  };
+  if (g.outH <= 0 || g.outW <= 0) return undefined;
+  return { g, outShape: [g.batch, g.outH, g.outW, g.outC] };
+}
+
+function fusedParts(o: FusedOptions, outC: number, perChannelOnly: boolean):
+  { activation: Activation; leakyAlpha: number; bias: boolean; biasLen: number } | undefined {
+  const activation = o.activation ?? 'linear';
+  if (!isActivation(activation)) return undefined;
+  let biasLen = 1;
+  if (o.bias) {
+    biasLen = sizeOf(o.bias.shape);
+    const okLen = biasLen === outC || (!perChannelOnly && biasLen === 1);
+    if (!okLen || (biasLen > 1 && o.bias.shape[o.bias.shape.length - 1] !== outC)) return undefined;
+  }
+  return { activation, leakyAlpha: o.leakyreluAlpha ?? 0.2, bias: !!o.bias, biasLen };
+}
+
+export function conv2dOnBackend(backend: WebGPUBackend, x: TensorInfo, filter: TensorInfo, a: ConvAttrs, o: FusedOptions = {}): TensorInfo | undefined {
+  const ins = o.bias ? [x, filter, o.bias] : [x, filter];
+  if (!isFloat32OnGpuBackend(backend, ins)) return undefined;
+  const geo = geometry(x, filter, a, false);
+  if (!geo) return undefined;
+  const fused = fusedParts(o, geo.g.outC, false);
+  if (!fused) return undefined;
+  const params = { ...geo.g, ...fused, nv: geo.g.outC >= 64 ? 2 as const : 1 as const };
+  return runOnBackend(backend, ins, [geo.outShape], (batch, bufs, [out]) => {
+    batch.dispatch(conv2dProgram, params, [...bufs, out!]);
+  })?.[0];
+}
+
+export function depthwiseOnBackend(backend: WebGPUBackend, x: TensorInfo, filter: TensorInfo, a: ConvAttrs, o: FusedOptions = {}): TensorInfo | undefined {
+  const ins = o.bias ? [x, filter, o.bias] : [x, filter];
+  if (!isFloat32OnGpuBackend(backend, ins) || filter.shape[3] !== 1) return undefined; // channel multiplier 1 only
+  const geo = geometry(x, filter, a, true);
+  if (!geo) return undefined;
+  const fused = fusedParts(o, geo.g.outC, true);
+  if (!fused) return undefined;
+  const params = { ...geo.g, ...fused };
+  return runOnBackend(backend, ins, [geo.outShape], (batch, bufs, [out]) => {
+    batch.dispatch(depthwiseProgram, params, [...bufs, out!]);
+  })?.[0];
+}

@@ -1,0 +1,518 @@
+// Model lifecycle, as Triton's model repository manager: which models and versions are loaded,
+// their states (LOADING, READY, UNLOADING, UNAVAILABLE + reason), the model-control modes
+// none / explicit / poll, and models registered through the library API. A model that fails to
+// load is UNAVAILABLE with its reason and never stops the others.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ModelState, RepositoryIndexEntry } from './api.js';
+import type { BackendName } from './backends.js';
+import type { Executor, ExecutorContext, ExecutorFactory, DerivedConfig } from './executor.js';
+import type { ModelConfig } from './model-config.js';
+import { InferenceServerError, internal, invalidArg, unavailable } from './errors.js';
+import {
+  completeConfig, ModelConfigError, needsAutoComplete, parseConfigJson, parseConfigText, versionPolicyOf,
+  type PartialConfig,
+} from './config/normalize.js';
+import type { PlainObject } from './config/proto-schema.js';
+import { CONFIG_FILENAME, ModelRepository, selectVersions, validateModelName, type RepositoryModel } from './repository.js';
+import { ModelScheduler, type SchedulerObserver } from './scheduler.js';
+
+export type ModelControlMode = 'none' | 'explicit' | 'poll';
+
+const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+const UNLOADED = 'unloaded';
+/** Triton answers this in every mode but explicit (model_repository_manager.cc). */
+export const MODEL_CONTROL_DISABLED = 'explicit model load / unload is not allowed if polling is enabled';
+
+export interface ModelRepositoryManagerOptions {
+  /** Repository folder; optional when every model comes from addModel(). */
+  repositoryPath?: string;
+  controlMode: ModelControlMode;
+  /** `--load-model` names for explicit mode; `*` loads everything. */
+  startupModels?: readonly string[];
+  factories: readonly ExecutorFactory[];
+  /** The server's tfjs backend; a model's `parameters.backend` overrides it. */
+  backend: BackendName;
+  log: Logger;
+  /** Poll interval for `poll` mode (seconds, default 15 as tritonserver). */
+  pollSecs?: number;
+  /** Called for each version that becomes READY; the runtime hooks statistics and metrics here. */
+  observe?: (model: string, version: number) => SchedulerObserver | undefined;
+  onLoaded?: (model: string, version: number, seconds: number) => void;
+}
+
+export interface ModelVersion {
+  readonly version: number;
+  state: ModelState;
+  reason?: string;
+  executor?: Executor;
+  scheduler?: ModelScheduler;
+}
+
+export interface ManagedModel {
+  readonly name: string;
+  readonly source: 'repository' | 'api';
+  /** Config of the versions now serving; undefined until a load succeeded. */
+  config?: ModelConfig;
+  /** Why the model as a whole could not load (bad config, no executor, ...). */
+  reason?: string;
+  versions: Map<number, ModelVersion>;
+  /** Output name → class labels, from the outputs' label_filename. */
+  labels: Map<string, string[]>;
+  /** What the current state was built from; a poll reloads only when it changes. */
+  sourceKey?: string;
+}
+
+/** Loads an executor for a model registered through the library API. */
+export type ApiModelLoader = (ctx: ExecutorContext) => Promise<Executor>;
+
+interface Prepared {
+  config: ModelConfig;
+  factory: ExecutorFactory;
+  backend: BackendName;
+  versions: number[];
+  labels: Map<string, string[]>;
+  sourceKey: string;
+}
+
+const isGpu = (b: BackendName): boolean => b === 'tensorflow' || b === 'webgpu';
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export class ModelRepositoryManager {
+  readonly controlMode: ModelControlMode;
+  private readonly repo: ModelRepository | undefined;
+  private readonly models = new Map<string, ManagedModel>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly apiLoaders = new Map<string, ApiModelLoader>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly opts: ModelRepositoryManagerOptions) {
+    this.controlMode = opts.controlMode;
+    this.repo = opts.repositoryPath ? new ModelRepository(path.resolve(opts.repositoryPath)) : undefined;
+  }
+
+  /** Initial load for the control mode; resolves when every startup model is READY or UNAVAILABLE. */
+  async start(): Promise<void> {
+    if (this.repo) {
+      let names: string[] = [];
+      if (this.controlMode === 'explicit') {
+        const wanted = this.opts.startupModels ?? [];
+        names = wanted.includes('*') ? await this.repo.list() : [...new Set(wanted)];
+      } else {
+        names = await this.repo.list();
+      }
+      await Promise.all(names.map((n) => this.withLock(n, () => this.loadFromRepository(n, undefined, false))
+        .catch((e: unknown) => this.opts.log.error({ model: n, err: message(e) }, 'model failed to load'))));
+    }
+    this.started = true;
+    if (this.controlMode === 'poll' && this.repo) {
+      const secs = this.opts.pollSecs ?? 15;
+      if (secs > 0) {
+        this.pollTimer = setInterval(() => { void this.pollNow(); }, secs * 1000);
+        this.pollTimer.unref();
+      }
+    }
+  }
+
+  /** Rescans the repository (poll mode's periodic step; tests call it directly). */
+  pollNow(): Promise<void> {
+    // Overlapping polls would race on the same models; join the one in flight.
+    this.polling ??= this.pollOnce().finally(() => { this.polling = undefined; });
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
+    if (!this.repo || this.closed) return;
+    const names = new Set(await this.repo.list());
+    const work: Promise<unknown>[] = [];
+    for (const [name, m] of this.models) {
+      if (m.source === 'repository' && !names.has(name)) {
+        work.push(this.withLock(name, async () => {
+          await this.unloadVersions(m, [...m.versions.keys()]);
+          this.models.delete(name);
+        }));
+      }
+    }
+    for (const name of names) {
+      work.push(this.withLock(name, () => this.loadFromRepository(name, undefined, true))
+        .catch((e: unknown) => this.opts.log.error({ model: name, err: message(e) }, 'model failed to load')));
+    }
+    await Promise.all(work);
+  }
+
+  /** The load API (explicit mode): (re)reads the model from the repository. */
+  async load(name: string, configJson?: string): Promise<void> {
+    if (this.controlMode !== 'explicit') throw unavailable(MODEL_CONTROL_DISABLED);
+    validateModelName(name);
+    if (this.apiLoaders.has(name)) {
+      await this.withLock(name, () => this.loadApiModel(name, this.models.get(name)?.config));
+      return;
+    }
+    await this.withLock(name, () => this.loadFromRepository(name, configJson, false));
+  }
+
+  /** The unload API (explicit mode). Versions stay listed as UNAVAILABLE "unloaded", as in Triton. */
+  async unload(name: string): Promise<void> {
+    if (this.controlMode !== 'explicit') throw unavailable(MODEL_CONTROL_DISABLED);
+    await this.withLock(name, async () => {
+      const m = this.models.get(name);
+      if (!m) return;
+      await this.unloadVersions(m, [...m.versions.keys()]);
+      m.sourceKey = undefined;
+    });
+  }
+
+  /**
+   * Registers a model that is not on disk (the PyTriton-style library API) and loads it as
+   * version 1. The config is completed and validated like a repository config.
+   */
+  async addModel(config: Partial<ModelConfig> & { name: string }, loader: ApiModelLoader): Promise<void> {
+    validateModelName(config.name);
+    const existing = this.models.get(config.name);
+    if (existing && existing.source === 'repository') {
+      throw new InferenceServerError('ALREADY_EXISTS', `model '${config.name}' already exists in the model repository`);
+    }
+    this.apiLoaders.set(config.name, loader);
+    await this.withLock(config.name, () => this.loadApiModel(config.name, config));
+  }
+
+  /** Unloads and forgets a model registered with addModel(). */
+  async removeModel(name: string): Promise<void> {
+    await this.withLock(name, async () => {
+      const m = this.models.get(name);
+      if (!m || m.source !== 'api') return;
+      await this.unloadVersions(m, [...m.versions.keys()]);
+      this.models.delete(name);
+      this.apiLoaders.delete(name);
+    });
+  }
+
+  get(name: string): ManagedModel | undefined {
+    return this.models.get(name);
+  }
+
+  all(): ManagedModel[] {
+    return [...this.models.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * Triton's strict readiness (its default): ready once startup finished and every model that
+   * should be loaded has all its versions READY; versions unloaded on purpose do not count.
+   */
+  isReady(): boolean {
+    if (!this.started || this.closed) return false;
+    for (const m of this.models.values()) {
+      if (m.versions.size === 0 && m.reason !== undefined) return false;
+      for (const v of m.versions.values()) {
+        if (v.state !== 'READY' && !(v.state === 'UNAVAILABLE' && v.reason === UNLOADED)) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Repository index: every model folder plus API models, with per-version state. */
+  async index(readyOnly: boolean): Promise<RepositoryIndexEntry[]> {
+    const entries: RepositoryIndexEntry[] = [];
+    const names = new Set<string>(this.models.keys());
+    if (this.repo) for (const n of await this.repo.list()) names.add(n);
+    for (const name of [...names].sort()) {
+      const m = this.models.get(name);
+      if (!m || (m.versions.size === 0 && m.reason === undefined)) {
+        // In the repository but never loaded (explicit mode); Triton lists the name alone.
+        if (!readyOnly) entries.push({ name, state: 'UNKNOWN' });
+        continue;
+      }
+      if (m.versions.size === 0) {
+        if (!readyOnly) entries.push({ name, state: 'UNAVAILABLE', reason: m.reason! });
+        continue;
+      }
+      for (const v of [...m.versions.values()].sort((a, b) => a.version - b.version)) {
+        if (readyOnly && v.state !== 'READY') continue;
+        entries.push({ name, version: String(v.version), state: v.state, ...(v.reason ? { reason: v.reason } : {}) });
+      }
+    }
+    return entries;
+  }
+
+  /** Stops polling, lets in-flight requests finish, unloads every model. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    await this.polling?.catch(() => undefined);
+    await Promise.all([...this.models.values()].map((m) => this.withLock(m.name,
+      () => this.unloadVersions(m, [...m.versions.keys()]))));
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** Runs lifecycle operations on one model one at a time; different models proceed in parallel. */
+  private withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(name) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(name, tail);
+    void tail.then(() => { if (this.locks.get(name) === tail) this.locks.delete(name); });
+    return run;
+  }
+
+  private record(name: string, source: ManagedModel['source']): ManagedModel {
+    let m = this.models.get(name);
+    if (!m) {
+      m = { name, source, versions: new Map(), labels: new Map() };
+      this.models.set(name, m);
+    }
+    return m;
+  }
+
+  /**
+   * Loads or reloads a repository model. `fromPoll` skips models whose files did not change
+   * (so a broken model is not retried every poll); the load API always re-reads.
+   */
+  private async loadFromRepository(name: string, configJson: string | undefined, fromPoll: boolean): Promise<void> {
+    const repoModel = await this.repo?.read(name);
+    if (!repoModel) {
+      if (fromPoll) return;
+      throw internal(`failed to load '${name}', failed to poll from model repository`);
+    }
+    const existing = this.models.get(name);
+    if (existing?.source === 'api') {
+      throw new InferenceServerError('ALREADY_EXISTS', `model '${name}' was registered through the API`);
+    }
+    const rawKey = JSON.stringify([configJson ?? repoModel.configText ?? null, [...repoModel.versions]]);
+    if (fromPoll && existing?.sourceKey === rawKey) return;
+    const m = this.record(name, 'repository');
+
+    let prepared: Prepared;
+    try {
+      prepared = await this.prepare(repoModel, configJson, rawKey);
+    } catch (e) {
+      const reason = message(e);
+      m.sourceKey = rawKey;
+      if (![...m.versions.values()].some((v) => v.state === 'READY')) {
+        m.reason = reason;
+        m.versions.clear();
+      }
+      // Keep serving what was loaded before: a bad edit should not take a working model down.
+      this.opts.log.error({ model: name, err: reason }, 'model configuration rejected');
+      const code = e instanceof ModelConfigError ? 'INVALID_ARG' : 'INTERNAL';
+      throw new InferenceServerError(code, `failed to load '${name}', ${reason}`);
+    }
+    await this.applyPrepared(m, prepared, repoModel, !fromPoll);
+  }
+
+  /** Reads config, picks the executor, auto-completes and validates; no executor is loaded yet. */
+  private async prepare(repoModel: RepositoryModel, configJson: string | undefined, rawKey: string): Promise<Prepared> {
+    const name = repoModel.name;
+    const partial: PartialConfig = configJson !== undefined
+      ? parseConfigJson(configJson)
+      : repoModel.configText !== undefined
+        ? parseConfigText(repoModel.configText, path.join(repoModel.dir, CONFIG_FILENAME))
+        : {};
+    const versions = selectVersions(versionPolicyOf(partial), repoModel.versions.keys());
+    if (versions.length === 0) {
+      throw new ModelConfigError(`at least one version must be available under the version policy of model '${name}'`);
+    }
+    const latestDir = path.join(repoModel.dir, String(versions.at(-1)));
+    const factory = await this.pickFactory(name, partial, latestDir);
+    const filename = typeof partial.default_model_filename === 'string' && partial.default_model_filename !== ''
+      ? partial.default_model_filename : factory.defaultFilename;
+    let derived: DerivedConfig | undefined;
+    if (needsAutoComplete(partial)) {
+      try {
+        derived = await factory.deriveConfig(latestDir, filename);
+      } catch (e) {
+        throw new ModelConfigError(`unable to auto-complete the configuration of '${name}' from ${filename}: ${message(e)}`);
+      }
+    }
+    const backend = this.backendFor(name, partial);
+    const config = completeConfig(partial, {
+      modelName: name, derived, defaultPlatform: factory.platforms[0], defaultFilename: filename, gpu: isGpu(backend),
+    });
+    const labels = await this.readLabels(repoModel.dir, config);
+    return { config, factory, backend, versions, labels, sourceKey: rawKey };
+  }
+
+  private async pickFactory(name: string, partial: PartialConfig, versionDir: string): Promise<ExecutorFactory> {
+    const factories = this.opts.factories;
+    const platform = typeof partial.platform === 'string' ? partial.platform : '';
+    const backend = typeof partial.backend === 'string' ? partial.backend : '';
+    if (platform !== '' || backend !== '') {
+      const f = factories.find((x) => x.platforms.includes(platform) || x.platforms.includes(backend));
+      if (!f) {
+        const known = [...new Set(factories.flatMap((x) => x.platforms))].join(', ');
+        throw new ModelConfigError(`unsupported platform/backend '${platform || backend}' for model '${name}'; this server runs: ${known}`);
+      }
+      return f;
+    }
+    const explicitFile = typeof partial.default_model_filename === 'string' ? partial.default_model_filename : '';
+    for (const f of factories) {
+      const file = explicitFile !== '' ? explicitFile : f.defaultFilename;
+      if (explicitFile !== '' && explicitFile !== f.defaultFilename
+          && path.extname(explicitFile) !== path.extname(f.defaultFilename)) continue;
+      if (await ModelRepository.fileExists(path.join(versionDir, file))) return f;
+    }
+    const expected = factories.map((f) => f.defaultFilename).join(', ');
+    throw new ModelConfigError(`unable to find a model file for '${name}' in ${versionDir} (expected one of: ${expected}); `
+      + `set 'platform' or 'backend' in config.pbtxt`);
+  }
+
+  private backendFor(name: string, partial: PartialConfig): BackendName {
+    const params = partial.parameters as PlainObject | undefined;
+    const pinned = (params?.backend as PlainObject | undefined)?.string_value;
+    if (typeof pinned !== 'string' || pinned === '' || pinned === 'auto') return this.opts.backend;
+    if (!(BACKENDS as readonly string[]).includes(pinned)) {
+      throw new ModelConfigError(`unknown tfjs backend '${pinned}' in parameters.backend of model '${name}'; expected one of ${BACKENDS.join(', ')}`);
+    }
+    return pinned as BackendName;
+  }
+
+  private async readLabels(modelDir: string, config: ModelConfig): Promise<Map<string, string[]>> {
+    const labels = new Map<string, string[]>();
+    for (const o of config.output) {
+      if (o.label_filename === '') continue;
+      const file = path.resolve(modelDir, o.label_filename);
+      const rel = path.relative(modelDir, file);
+      if (rel.startsWith('..') || path.isAbsolute(rel)) {
+        throw new ModelConfigError(`label_filename '${o.label_filename}' of output '${o.name}' must be inside the model folder`);
+      }
+      let text: string;
+      try {
+        text = await fs.readFile(file, 'utf8');
+      } catch {
+        throw new ModelConfigError(`unable to read label file '${o.label_filename}' of output '${o.name}' for ${config.name}`);
+      }
+      const lines = text.split(/\r?\n/);
+      if (lines.at(-1) === '') lines.pop();
+      labels.set(o.name, lines);
+    }
+    return labels;
+  }
+
+  /**
+   * Brings a model to `prepared`: loads what is new or changed, then swaps it in, then unloads
+   * what it replaced, so requests keep being served by the old versions during a reload.
+   */
+  private async applyPrepared(m: ManagedModel, p: Prepared, repoModel: RepositoryModel, force: boolean): Promise<void> {
+    const configChanged = m.config === undefined || JSON.stringify(m.config) !== JSON.stringify(p.config);
+    const oldFingerprints = this.fingerprints.get(m.name);
+    const toLoad = p.versions.filter((v) => {
+      const cur = m.versions.get(v);
+      if (!cur || cur.state !== 'READY') return true;
+      if (force && m.sourceKey === undefined) return true;
+      return configChanged || oldFingerprints?.get(v) !== repoModel.versions.get(v);
+    });
+    const fresh = new Map<number, ModelVersion>();
+    for (const v of toLoad) {
+      const entry: ModelVersion = { version: v, state: 'LOADING' };
+      fresh.set(v, entry);
+      // Show LOADING for versions not serving yet; serving ones stay READY until the swap.
+      if (m.versions.get(v)?.state !== 'READY') m.versions.set(v, entry);
+    }
+    await Promise.all([...fresh.values()].map((entry) => this.loadVersion(m.name, entry, {
+      modelName: m.name, version: entry.version, versionDir: path.join(repoModel.dir, String(entry.version)),
+      modelDir: repoModel.dir, config: p.config, backend: p.backend, log: this.opts.log.child({ model: m.name, version: entry.version }),
+    }, (ctx) => p.factory.load(ctx))));
+
+    const replaced: ModelVersion[] = [];
+    for (const [v, entry] of fresh) {
+      const cur = m.versions.get(v);
+      if (cur && cur !== entry && entry.state === 'READY') replaced.push(cur);
+      if (!cur || cur === entry || entry.state === 'READY' || cur.state !== 'READY') m.versions.set(v, entry);
+    }
+    m.config = p.config;
+    m.labels = p.labels;
+    m.reason = undefined;
+    m.sourceKey = p.sourceKey;
+    this.fingerprints.set(m.name, new Map(repoModel.versions));
+    const dropped = [...m.versions.keys()].filter((v) => !p.versions.includes(v));
+    await Promise.all(replaced.map((v) => this.unloadVersion(m.name, v)));
+    await this.unloadVersions(m, dropped);
+    const failed = [...fresh.values()].filter((v) => v.state !== 'READY');
+    if (failed.length > 0) {
+      throw internal(`failed to load '${m.name}' version ${failed[0]!.version}: ${failed[0]!.reason ?? 'unknown error'}`);
+    }
+  }
+
+  private readonly fingerprints = new Map<string, Map<number, string>>();
+
+  private async loadApiModel(name: string, config: Partial<ModelConfig> & { name: string } | undefined): Promise<void> {
+    const loader = this.apiLoaders.get(name);
+    if (!config || !loader) throw internal(`failed to load '${name}', failed to poll from model repository`);
+    const m = this.record(name, 'api');
+    const partial = { ...config } as unknown as PartialConfig;
+    if (!partial.platform && !partial.backend) partial.backend = 'js';
+    const backend = this.backendFor(name, partial);
+    let full: ModelConfig;
+    try {
+      full = completeConfig(partial, { modelName: name, gpu: isGpu(backend) });
+    } catch (e) {
+      m.reason = message(e);
+      throw invalidArg(`failed to load '${name}', ${message(e)}`);
+    }
+    const old = [...m.versions.values()];
+    const entry: ModelVersion = { version: 1, state: 'LOADING' };
+    if (old.length === 0 || old.every((v) => v.state !== 'READY')) m.versions.set(1, entry);
+    await this.loadVersion(name, entry, {
+      modelName: name, version: 1, versionDir: '', modelDir: '', config: full, backend,
+      log: this.opts.log.child({ model: name, version: 1 }),
+    }, loader);
+    if (entry.state === 'READY') {
+      m.versions.set(1, entry);
+      m.config = full;
+      m.reason = undefined;
+      await Promise.all(old.filter((v) => v !== entry).map((v) => this.unloadVersion(name, v)));
+    } else {
+      throw internal(`failed to load '${name}' version 1: ${entry.reason ?? 'unknown error'}`);
+    }
+  }
+
+  private async loadVersion(
+    name: string, entry: ModelVersion, ctx: ExecutorContext, load: (ctx: ExecutorContext) => Promise<Executor>,
+  ): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    try {
+      const executor = await load(ctx);
+      entry.executor = executor;
+      entry.scheduler = new ModelScheduler(ctx.config, executor, this.opts.observe?.(name, entry.version));
+      entry.state = 'READY';
+      entry.reason = undefined;
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      this.opts.onLoaded?.(name, entry.version, secs);
+      this.opts.log.info({ model: name, version: entry.version, backend: ctx.backend, seconds: secs }, 'model version ready');
+    } catch (e) {
+      entry.state = 'UNAVAILABLE';
+      entry.reason = message(e);
+      this.opts.log.error({ model: name, version: entry.version, err: entry.reason }, 'model version failed to load');
+    }
+  }
+
+  private async unloadVersions(m: ManagedModel, versions: number[]): Promise<void> {
+    await Promise.all(versions.map(async (v) => {
+      const entry = m.versions.get(v);
+      if (entry) await this.unloadVersion(m.name, entry);
+    }));
+  }
+
+  /** Drains the version's queue, then frees the executor; the entry ends UNAVAILABLE "unloaded". */
+  private async unloadVersion(name: string, entry: ModelVersion): Promise<void> {
+    if (entry.state === 'UNAVAILABLE' && !entry.executor) {
+      entry.reason = UNLOADED;
+      return;
+    }
+    entry.state = 'UNLOADING';
+    try {
+      await entry.scheduler?.drain();
+      await entry.executor?.unload();
+    } catch (e) {
+      this.opts.log.warn({ model: name, version: entry.version, err: message(e) }, 'error while unloading');
+    }
+    entry.executor = undefined;
+    entry.scheduler = undefined;
+    entry.state = 'UNAVAILABLE';
+    entry.reason = UNLOADED;
+  }
+}

@@ -1,0 +1,157 @@
+// Composition root: backend → runtime (repository + executors) → HTTP and metrics servers.
+// `startDawnserve` is what `dawnserve serve` runs; `Server` is the PyTriton-style library API.
+import pino, { type Logger } from 'pino';
+import type { ServeOptions } from './cli/serve-options.js';
+import { parseRestrictedApi } from './cli/serve-options.js';
+import { createHttpApp, startHttpServer, type HttpServerHandle } from './http/app.js';
+import { createMetricsApp } from './http/metrics-app.js';
+import { initBackend, tensorsAlive, type BackendSelection } from './runtime/backends.js';
+import { TritonRuntime } from './runtime/runtime.js';
+import { executorFactories, createJsExecutor, definitionToConfig, type JsModelDefinition } from './runtime/executors/index.js';
+import { onnxExecutorFactory } from './runtime/onnx/executor.js';
+import type { ExecutorFactory } from './runtime/executor.js';
+
+export interface RunningServer {
+  httpPort: number;
+  /** 0 when metrics are disabled. */
+  metricsPort: number;
+  runtime: TritonRuntime;
+  backend: BackendSelection;
+  log: Logger;
+  /** Stops accepting, drains in-flight requests, unloads models. Idempotent. */
+  close(): Promise<void>;
+}
+
+const DEFAULTS: ServeOptions = {
+  modelRepository: './models', httpAddress: '0.0.0.0', httpPort: 8000, metricsPort: 8002,
+  modelControlMode: 'none', loadModel: [], repositoryPollSecs: 15, backend: 'auto', logLevel: 'info',
+  httpMaxInputSize: 64 * 1024 * 1024, httpRestrictedApi: [], wgslKernels: true,
+};
+
+export const allExecutorFactories: readonly ExecutorFactory[] = [...executorFactories, onnxExecutorFactory];
+
+export interface StartOptions extends Partial<ServeOptions> {
+  /** Models served from code (library API), besides the repository. */
+  boundModels?: JsModelDefinition[];
+  /** Serve no repository (library API with bound models only). */
+  noRepository?: boolean;
+}
+
+export async function startDawnserve(options: StartOptions = {}): Promise<RunningServer> {
+  const opts: ServeOptions = { ...DEFAULTS, ...stripUndefined(options) };
+  const log = pino({ level: opts.logLevel, base: { service: 'dawnserve' } });
+  const restrictedApis = opts.httpRestrictedApi.map(parseRestrictedApi);
+
+  const backend = await initBackend(opts.backend, { wgslKernels: opts.wgslKernels });
+  for (const [name, why] of Object.entries(backend.reasons)) log.info({ backend: name }, why);
+  log.info({ backend: backend.backend, adapter: backend.adapter, wgslKernels: backend.wgslKernels }, `using tfjs backend '${backend.backend}'`);
+
+  const runtime = new TritonRuntime({
+    ...(options.noRepository ? {} : { repositoryPath: opts.modelRepository }),
+    controlMode: opts.modelControlMode,
+    startupModels: opts.loadModel,
+    pollSecs: opts.repositoryPollSecs,
+    factories: allExecutorFactories,
+    backend: backend.backend,
+    log,
+    tensorsAlive,
+  });
+  for (const def of options.boundModels ?? []) {
+    const name = def.name;
+    if (!name) throw new Error('a bound model needs a name');
+    await runtime.addModel(definitionToConfig(def, name), (ctx) => createJsExecutor(def, ctx));
+  }
+  await runtime.start();
+
+  const app = createHttpApp({ runtime, log, maxInputSize: opts.httpMaxInputSize, restrictedApis });
+  const http = await startHttpServer(app, { address: opts.httpAddress, port: opts.httpPort });
+  let metrics: HttpServerHandle | undefined;
+  if (opts.metricsPort !== 0) {
+    metrics = await startHttpServer(createMetricsApp(runtime.metricsRegistry), { address: opts.httpAddress, port: opts.metricsPort });
+  }
+  log.info({ httpPort: http.port, metricsPort: metrics?.port ?? 0, repository: opts.modelRepository }, 'dawnserve is serving');
+
+  let closing: Promise<void> | undefined;
+  return {
+    httpPort: http.port, metricsPort: metrics?.port ?? 0, runtime, backend, log,
+    close: () => (closing ??= (async () => {
+      await Promise.all([http.close(), metrics?.close()]);
+      await runtime.close();
+      log.info('dawnserve stopped');
+    })()),
+  };
+}
+
+/** SIGTERM/SIGINT: stop accepting, drain, unload, exit 0 (a second signal exits at once). */
+export function stopOnSignals(server: RunningServer): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    server.log.info({ signal }, 'draining in-flight requests');
+    server.close().then(() => process.exit(0), (e: unknown) => {
+      server.log.error({ err: e }, 'error while stopping');
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export interface ServerOptions {
+  httpPort?: number;
+  httpAddress?: string;
+  metricsPort?: number;
+  backend?: ServeOptions['backend'];
+  logLevel?: ServeOptions['logLevel'];
+  /** Also serve a Triton repository folder next to the bound models. */
+  modelRepository?: string;
+}
+
+/**
+ * The PyTriton way: bind JavaScript functions as models, then serve them.
+ * ```ts
+ * const server = new Server({ httpPort: 8000 });
+ * server.bind({ name: 'add_sub', inputs, outputs, maxBatchSize: 64, infer: async (batch) => ({ ... }) });
+ * await server.serve();
+ * ```
+ */
+export class Server {
+  private readonly bound: JsModelDefinition[] = [];
+  private running: RunningServer | undefined;
+
+  constructor(private readonly options: ServerOptions = {}) {}
+
+  bind(definition: JsModelDefinition & { name: string }): this {
+    if (this.running) throw new Error('bind() must be called before serve()');
+    if (this.bound.some((d) => d.name === definition.name)) throw new Error(`model '${definition.name}' is already bound`);
+    this.bound.push(definition);
+    return this;
+  }
+
+  /** Starts serving; resolves once the HTTP port is listening and the bound models are READY. */
+  async serve(): Promise<RunningServer> {
+    if (this.running) return this.running;
+    const { modelRepository, ...rest } = this.options;
+    this.running = await startDawnserve({
+      ...rest,
+      ...(modelRepository ? { modelRepository } : { noRepository: true }),
+      modelControlMode: 'none',
+      boundModels: this.bound,
+    });
+    return this.running;
+  }
+
+  get httpPort(): number | undefined {
+    return this.running?.httpPort;
+  }
+
+  async stop(): Promise<void> {
+    await this.running?.close();
+    this.running = undefined;
+  }
+}

@@ -1,0 +1,86 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setKernelOptions } from '../../src/kernels/options.js';
+import { type KernelTestEnv, assertClose, onCpu, onGpu, randomArray, reductionScale, rng, setupWebGpu } from './helpers.js';
+
+let env: KernelTestEnv;
+before(async () => { env = await setupWebGpu(); });
+after(() => { setKernelOptions({ matmul: undefined }); env.teardown(); });
+
+interface Case { a: number[]; b: number[]; ta?: boolean; tb?: boolean }
+
+const CASES: Case[] = [
+  { a: [1, 1], b: [1, 1] },
+  { a: [3, 17], b: [17, 5] },
+  { a: [17, 3], b: [3, 255] },
+  { a: [33, 64], b: [64, 40] },          // vec4 A and B
+  { a: [33, 64], b: [33, 40], ta: true }, // transposed A
+  { a: [20, 64], b: [36, 64], tb: true }, // A·Bᵀ vec4 dot path
+  { a: [7, 13], b: [5, 13], tb: true },   // A·Bᵀ scalar path
+  { a: [13, 7], b: [5, 13], ta: true, tb: true },
+  { a: [2, 3, 9, 12], b: [2, 3, 12, 8] }, // batch
+  { a: [4, 9, 12], b: [12, 8] },          // broadcast B
+  { a: [9, 12], b: [3, 12, 6] },          // broadcast A
+  { a: [2, 1, 5, 8], b: [1, 8, 4] },      // rank-mixed broadcast
+  { a: [1, 1023], b: [1023, 3] },         // GEMV-like, long K
+];
+
+function shapeOut(c: Case): string {
+  return `${c.a.join('x')}${c.ta ? 'ᵀ' : ''}·${c.b.join('x')}${c.tb ? 'ᵀ' : ''}`;
+}
+
+for (const variant of ['reg', 'tiled'] as const) {
+  describe(`matmul (${variant})`, () => {
+    before(() => { setKernelOptions({ matmul: variant }); });
+    CASES.forEach((c, i) => {
+      it(shapeOut(c), async () => {
+        const { tf } = env;
+        const rand = rng(1000 + i);
+        const av = randomArray(rand, c.a.reduce((x, y) => x * y, 1));
+        const bv = randomArray(rand, c.b.reduce((x, y) => x * y, 1));
+        const f = () => tf.matMul(tf.tensor(av, c.a), tf.tensor(bv, c.b), c.ta, c.tb);
+        const expected = await onCpu(tf, f);
+        const before = env.dispatches();
+        const { values } = await onGpu(env, f);
+        assert.ok(env.dispatches() > before, 'our kernel ran');
+        const K = c.ta ? c.a[c.a.length - 2]! : c.a[c.a.length - 1]!;
+        assertClose(values, expected, reductionScale(K), shapeOut(c));
+      });
+    });
+  });
+}
+
+describe('fused matmul', () => {
+  const acts = ['linear', 'relu', 'relu6', 'sigmoid', 'elu', 'leakyrelu'] as const;
+  for (const activation of acts) {
+    it(`bias + ${activation}`, async () => {
+      const { tf } = env;
+      const rand = rng(7);
+      const av = randomArray(rand, 2 * 17 * 31);
+      const bv = randomArray(rand, 31 * 12);
+      const biasv = randomArray(rand, 12);
+      const f = () => tf.fused.matMul({
+        a: tf.tensor(av, [2, 17, 31]), b: tf.tensor(bv, [31, 12]), bias: tf.tensor(biasv, [12]), activation, leakyreluAlpha: 0.1,
+      });
+      const expected = await onCpu(tf, f);
+      const before = env.dispatches();
+      const { values } = await onGpu(env, f);
+      assert.ok(env.dispatches() > before, 'our kernel ran');
+      assertClose(values, expected, reductionScale(31), activation);
+    });
+  }
+
+  it('prelu falls back to tfjs and stays correct', async () => {
+    const { tf } = env;
+    const rand = rng(9);
+    const av = randomArray(rand, 5 * 6);
+    const bv = randomArray(rand, 6 * 7);
+    const alpha = randomArray(rand, 7);
+    const f = () => tf.fused.matMul({ a: tf.tensor(av, [5, 6]), b: tf.tensor(bv, [6, 7]), activation: 'prelu', preluActivationWeights: tf.tensor(alpha, [7]) });
+    const expected = await onCpu(tf, f);
+    const before = env.dispatches();
+    const { values } = await onGpu(env, f);
+    assert.equal(env.dispatches(), before, 'tfjs kernel ran');
+    assertClose(values, expected, 1, 'prelu');
+  });
+});
