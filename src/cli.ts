@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `dawnserve` command: serve, doctor, bench. Flag names follow tritonserver's.
+// The `dawnserve` command: serve, doctor, install-deps, bench. Flag names follow tritonserver's.
 import { Command } from 'commander';
 import { addServeOptions, type ServeOptions } from './cli/serve-options.js';
 
@@ -23,6 +23,21 @@ program.command('doctor')
     const report = await runDoctor();
     process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctorReport(report));
     process.exitCode = doctorExitCode(report, { requireGpu: opts.requireGpu === true });
+  });
+
+program.command('install-deps')
+  .description("npm-install each model's own package.json inside the repository (model or version folder), so dependencies bind-mount with it")
+  .argument('[repo]', 'model repository directory', process.env['DAWNSERVE_MODEL_REPOSITORY'] ?? './models')
+  .option('--dry-run', 'list the folders and npm commands, install nothing')
+  .option('--json', 'print the results as JSON')
+  .action(async (repo: string, opts: { dryRun?: boolean; json?: boolean }) => {
+    const { installModelDeps, formatInstallSummary, installDepsExitCode } = await import('./cli/install-deps.js');
+    const results = await installModelDeps(repo, {
+      dryRun: opts.dryRun === true,
+      onOutput: opts.json ? undefined : (chunk) => process.stderr.write(chunk),
+    });
+    process.stdout.write(opts.json ? JSON.stringify(results, null, 2) + '\n' : formatInstallSummary(repo, results));
+    process.exitCode = installDepsExitCode(results);
   });
 
 const bench = program.command('bench').description('benchmarks');

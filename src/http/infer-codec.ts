@@ -121,8 +121,10 @@ function decodeInput(
 // ---- response ----
 
 export interface EncodedInfer {
-  /** The JSON part (the whole body when nothing is binary). */
-  json: Buffer;
+  /** The JSON part (the whole body when nothing is binary); a string so that Node can send it
+   *  together with the headers in one write. */
+  json: string;
+  jsonLength: number;
   /** Binary outputs in output order, empty ones left out. */
   binary: Buffer[];
   binaryLength: number;
@@ -154,5 +156,5 @@ export function encodeInferResponse(response: InferenceResponse, decoded: Decode
     }
   });
   s += ']}';
-  return { json: Buffer.from(s), binary, binaryLength };
+  return { json: s, jsonLength: Buffer.byteLength(s), binary, binaryLength };
 }

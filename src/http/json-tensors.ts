@@ -18,6 +18,15 @@ const utf8Decoder = new TextDecoder();
  * count or byte size does not fit int64 before touching any data.
  */
 export function checkShape(name: string, datatype: string, dims: readonly (number | bigint)[]): number[] {
+  // Fast path: small shapes never need bigint arithmetic.
+  let n = 1;
+  let small = true;
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
+    if (typeof d !== 'number') { small = false; break; }
+    n *= d;
+  }
+  if (small && n * 8 <= Number.MAX_SAFE_INTEGER) return dims as number[];
   let count = 1n;
   for (const d of dims) count *= BigInt(d);
   const shapeText = `[${dims.join(',')}]`;
@@ -96,6 +105,8 @@ export function decodeJsonTensor(input: JsonInput, maxInputSize: number): HostTe
   const byteSize = count * ELEMENT_SIZE[datatype];
   if (byteSize > maxInputSize) throw jsonInputTooLarge(name, byteSize, maxInputSize);
   const data = allocateFixed(datatype, count);
+  // Fast path: a flat array of plain numbers (the common case) needs no per-element dispatch.
+  if (input.data.length === count && fillFlat(datatype, input.data, data)) return { name, datatype, shape, data };
   const { read, kind } = readerFor(datatype);
   let idx = 0;
   const fill = (arr: unknown[], depth: number): void => {
@@ -115,6 +126,36 @@ export function decodeJsonTensor(input: JsonInput, maxInputSize: number): HostTe
   fill(input.data, 1);
   if (idx < count) throw tooFew();
   return { name, datatype, shape, data };
+}
+
+/** Fills `out` from a flat array of JSON numbers; false (and nothing decided) on anything else. */
+function fillFlat(datatype: DataType, arr: unknown[], out: Exclude<TensorData, Uint8Array[]>): boolean {
+  const target = out as { [i: number]: number };
+  switch (datatype) {
+    case 'INT8': case 'INT16': case 'INT32':
+      for (let k = 0; k < arr.length; k++) {
+        const v = arr[k];
+        if (typeof v !== 'number' || !Number.isInteger(v)) return false;
+        target[k] = v;
+      }
+      return true;
+    case 'UINT8': case 'UINT16': case 'UINT32':
+      for (let k = 0; k < arr.length; k++) {
+        const v = arr[k];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return false;
+        target[k] = v;
+      }
+      return true;
+    case 'FP32': case 'FP64':
+      for (let k = 0; k < arr.length; k++) {
+        const v = arr[k];
+        if (typeof v !== 'number') return false;
+        target[k] = v;
+      }
+      return true;
+    default:
+      return false;
+  }
 }
 
 function decodeBytes(top: unknown[], name: string, count: number, maxInputSize: number): Uint8Array[] {
@@ -186,9 +227,14 @@ export function jsonOutputData(tensor: HostTensor): string {
     for (let i = 0; i < data.length; i++) s += (i > 0 ? ',' : '') + (data[i] ? 'true' : 'false');
     return s + ']';
   }
-  const joined = Array.prototype.join.call(data, ',');
-  if ((datatype === 'FP32' || datatype === 'FP64') && /[NI]/.test(joined)) {
+  // A plain concatenation loop beats TypedArray#join by a wide margin for small tensors.
+  const numbers = data as { length: number; [i: number]: number | bigint };
+  const n = numbers.length;
+  if (n === 0) return '[]';
+  let s = '[' + numbers[0];
+  for (let i = 1; i < n; i++) s += ',' + numbers[i];
+  if ((datatype === 'FP32' || datatype === 'FP64') && /[NI]/.test(s)) {
     return `[${Array.from(data as Float32Array | Float64Array, (v) => (Number.isFinite(v) ? String(v) : 'null')).join(',')}]`;
   }
-  return `[${joined}]`;
+  return s + ']';
 }

@@ -3,6 +3,7 @@
 // none / explicit / poll, and models registered through the library API. A model that fails to
 // load is UNAVAILABLE with its reason and never stops the others.
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ModelState, RepositoryIndexEntry } from './api.js';
@@ -85,6 +86,9 @@ export class ModelRepositoryManager {
   private readonly models = new Map<string, ManagedModel>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly apiLoaders = new Map<string, ApiModelLoader>();
+  private readonly fingerprints = new Map<string, Map<number, string>>();
+  /** Temp folders of models loaded from uploaded files. */
+  private readonly uploads = new Map<string, string>();
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private started = false;
@@ -145,14 +149,57 @@ export class ModelRepositoryManager {
   }
 
   /** The load API (explicit mode): (re)reads the model from the repository. */
-  async load(name: string, configJson?: string): Promise<void> {
+  async load(name: string, configJson?: string, files?: Record<string, Uint8Array>): Promise<void> {
     if (this.controlMode !== 'explicit') throw unavailable(MODEL_CONTROL_DISABLED);
     validateModelName(name);
     if (this.apiLoaders.has(name)) {
       await this.withLock(name, () => this.loadApiModel(name, this.models.get(name)?.config));
       return;
     }
-    await this.withLock(name, () => this.loadFromRepository(name, configJson, false));
+    if (files && Object.keys(files).length > 0) {
+      await this.withLock(name, () => this.loadUploaded(name, configJson, files));
+      return;
+    }
+    await this.withLock(name, async () => {
+      await this.loadFromRepository(name, configJson, false);
+      await this.dropUpload(name);
+    });
+  }
+
+  /**
+   * Triton's load with `file:<version>/<path>` parameters: the files form a private model folder
+   * (in a temp dir, removed on unload) and the `config` parameter is required.
+   */
+  private async loadUploaded(name: string, configJson: string | undefined, files: Record<string, Uint8Array>): Promise<void> {
+    if (configJson === undefined) {
+      throw invalidArg(`failed to load '${name}', the 'config' parameter must be provided when model files are uploaded`);
+    }
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'dawnserve-upload-'));
+    try {
+      for (const [key, content] of Object.entries(files)) {
+        const rel = key.startsWith('file:') ? key.slice('file:'.length) : key;
+        const target = path.resolve(root, name, rel);
+        const inside = path.relative(path.join(root, name), target);
+        if (rel === '' || path.isAbsolute(rel) || inside.startsWith('..') || path.isAbsolute(inside)) {
+          throw invalidArg(`failed to load '${name}', invalid model file path '${key}'`);
+        }
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        await fs.writeFile(target, content);
+      }
+      await this.loadFromRepository(name, configJson, false, new ModelRepository(root));
+    } catch (e) {
+      await fs.rm(root, { recursive: true, force: true });
+      throw e;
+    }
+    await this.dropUpload(name);
+    this.uploads.set(name, root);
+  }
+
+  private async dropUpload(name: string): Promise<void> {
+    const dir = this.uploads.get(name);
+    if (!dir) return;
+    this.uploads.delete(name);
+    await fs.rm(dir, { recursive: true, force: true });
   }
 
   /** The unload API (explicit mode). Versions stay listed as UNAVAILABLE "unloaded", as in Triton. */
@@ -163,6 +210,7 @@ export class ModelRepositoryManager {
       if (!m) return;
       await this.unloadVersions(m, [...m.versions.keys()]);
       m.sourceKey = undefined;
+      await this.dropUpload(name);
     });
   }
 
@@ -243,8 +291,10 @@ export class ModelRepositoryManager {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     await this.polling?.catch(() => undefined);
-    await Promise.all([...this.models.values()].map((m) => this.withLock(m.name,
-      () => this.unloadVersions(m, [...m.versions.keys()]))));
+    await Promise.all([...this.models.values()].map((m) => this.withLock(m.name, async () => {
+      await this.unloadVersions(m, [...m.versions.keys()]);
+      await this.dropUpload(m.name);
+    })));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -272,8 +322,11 @@ export class ModelRepositoryManager {
    * Loads or reloads a repository model. `fromPoll` skips models whose files did not change
    * (so a broken model is not retried every poll); the load API always re-reads.
    */
-  private async loadFromRepository(name: string, configJson: string | undefined, fromPoll: boolean): Promise<void> {
-    const repoModel = await this.repo?.read(name);
+  private async loadFromRepository(
+    name: string, configJson: string | undefined, fromPoll: boolean, repo = this.repo,
+  ): Promise<void> {
+    if (fromPoll && this.uploads.has(name)) return;
+    const repoModel = await repo?.read(name);
     if (!repoModel) {
       if (fromPoll) return;
       throw internal(`failed to load '${name}', failed to poll from model repository`);
@@ -332,6 +385,10 @@ export class ModelRepositoryManager {
     const config = completeConfig(partial, {
       modelName: name, derived, defaultPlatform: factory.platforms[0], defaultFilename: filename, gpu: isGpu(backend),
     });
+    if (config.sequence_batching) {
+      // Accepted so Triton repositories load, but there is no sequence batcher behind it.
+      this.opts.log.warn({ model: name }, 'sequence_batching is not implemented; requests are scheduled independently');
+    }
     const labels = await this.readLabels(repoModel.dir, config);
     return { config, factory, backend, versions, labels, sourceKey: rawKey };
   }
@@ -436,8 +493,6 @@ export class ModelRepositoryManager {
       throw internal(`failed to load '${m.name}' version ${failed[0]!.version}: ${failed[0]!.reason ?? 'unknown error'}`);
     }
   }
-
-  private readonly fingerprints = new Map<string, Map<number, string>>();
 
   private async loadApiModel(name: string, config: Partial<ModelConfig> & { name: string } | undefined): Promise<void> {
     const loader = this.apiLoaders.get(name);

@@ -255,10 +255,7 @@ export class TritonRuntime implements InferenceRuntime {
   }
 
   async loadModel(name: string, params: LoadParameters): Promise<void> {
-    if (params.files && Object.keys(params.files).length > 0) {
-      throw new InferenceServerError('UNSUPPORTED', `failed to load '${name}', loading model files through the load API is not supported by dawnserve`);
-    }
-    await this.manager.load(name, params.config);
+    await this.manager.load(name, params.config, params.files);
   }
 
   async unloadModel(name: string, _params: { unloadDependents: boolean }): Promise<void> {

@@ -254,3 +254,27 @@ test('library API: addModel serves a model that is not on disk', async () => {
     await rt.close();
   }
 });
+
+test('explicit mode: load with uploaded files needs a config and stays inside its folder', async () => {
+  const root = await makeRepo({});
+  const f = new FakeFactory();
+  const rt = runtime(root, 'explicit', f);
+  const spec = new TextEncoder().encode(JSON.stringify({ bias: 7 }));
+  const config = JSON.stringify({ platform: 'fake', max_batch_size: 8,
+    input: [{ name: 'INPUT0', data_type: 'TYPE_INT32', dims: [16] }, { name: 'INPUT1', data_type: 'TYPE_INT32', dims: [16] }],
+    output: [{ name: 'OUTPUT0', data_type: 'TYPE_INT32', dims: [16] }] });
+  try {
+    await rt.start();
+    await assert.rejects(rt.loadModel('up', { files: { 'file:1/model.fake': spec } }), /'config' parameter must be provided/);
+    await assert.rejects(rt.loadModel('up', { config, files: { 'file:../../escape': spec } }), /invalid model file path/);
+    await rt.loadModel('up', { config, files: { 'file:1/model.fake': spec } });
+    const r = await rt.infer({ model: 'up', parameters: {}, inputs: [int32('INPUT0', [1, 16], () => 0), int32('INPUT1', [1, 16], () => 0)] });
+    assert.equal((r.outputs[0]!.data as Int32Array)[0], 7);
+    const dir = f.loads.at(-1)!.versionDir;
+    await rt.unloadModel('up', { unloadDependents: false });
+    await assert.rejects(fs.access(dir), 'uploaded files are removed on unload');
+  } finally {
+    await rt.close();
+    await removeRepo(root);
+  }
+});

@@ -29,17 +29,18 @@ export const inferRoutes: RouteModule = (router, deps) => {
     const encoded = encodeInferResponse(response, decoded);
 
     const headers: OutgoingHttpHeaders = {};
-    let parts: Buffer[] = [encoded.json, ...encoded.binary];
-    let length = encoded.json.length + encoded.binaryLength;
+    let parts: (string | Buffer)[] = [encoded.json, ...encoded.binary];
+    let length = encoded.jsonLength + encoded.binaryLength;
     if (encoded.binaryLength > 0) {
       headers['Content-Type'] = 'application/octet-stream';
-      headers['Inference-Header-Content-Length'] = String(encoded.json.length);
+      headers['Inference-Header-Content-Length'] = String(encoded.jsonLength);
     } else {
       headers['Content-Type'] = 'application/json';
     }
     const encoding = chooseEncoding(ctx.get('accept-encoding'));
     if (encoding) {
-      const packed = await compress(parts.length === 1 ? encoded.json : Buffer.concat(parts, length), encoding);
+      const whole = Buffer.concat([Buffer.from(encoded.json), ...encoded.binary]);
+      const packed = await compress(whole, encoding);
       parts = [packed];
       length = packed.length;
       headers['Content-Encoding'] = encoding;
@@ -51,7 +52,7 @@ export const inferRoutes: RouteModule = (router, deps) => {
     res.writeHead(200, headers);
     if (parts.length === 1) res.end(parts[0]);
     else {
-      // end() flushes the corked writes as one.
+      // end() flushes the corked writes together.
       res.cork();
       for (const p of parts) res.write(p);
       res.end();

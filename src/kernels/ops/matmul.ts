@@ -234,8 +234,9 @@ export const matMulProgram: KernelProgram<MatMulParams> = {
 };
 
 /** Variant for an adapter: register blocking on CPU-backed adapters, shared-memory tiles on GPUs. */
-export function chooseMatMulVariant(software: boolean, M: number, N: number): Pick<MatMulParams, 'variant' | 'nv'> {
-  if (!software) return { variant: 'tiled', nv: 1 };
-  // 4×8 blocks measured faster at 1024² on lavapipe; small N wastes half the block.
-  return { variant: 'reg', nv: N >= 256 && M >= 64 ? 2 : 1 };
+export function chooseMatMulVariant(software: boolean, _M: number, _N: number): Pick<MatMulParams, 'variant' | 'nv' | 'tm' | 'reg'> {
+  if (!software) return { variant: 'tiled', nv: 1, tm: 4, reg: 'grid' };
+  // bench/kernels-matmul-tune.ts on lavapipe: 4×4 per thread in an 8×8 grid beat 4×8 (register
+  // spills: llvmpipe keeps each vec4 lane in its own 8-wide SIMD register) and the 64×1 layout.
+  return { variant: 'reg', nv: 1, tm: 4, reg: 'grid' };
 }

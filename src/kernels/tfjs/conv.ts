@@ -54,7 +54,7 @@ export function conv2dOnBackend(backend: WebGPUBackend, x: TensorInfo, filter: T
   if (!geo) return undefined;
   const fused = fusedParts(o, geo.g.outC, false);
   if (!fused) return undefined;
-  const params = { ...geo.g, ...fused, nv: geo.g.outC >= 64 ? 2 as const : 1 as const };
+  const params = { ...geo.g, ...fused, nv: 1 as const };
   return runOnBackend(backend, ins, [geo.outShape], (batch, bufs, [out]) => {
     batch.dispatch(conv2dProgram, params, [...bufs, out!]);
   })?.[0];

@@ -8,6 +8,7 @@ import type { ConfigDataType, DataType, HostTensor } from '../types.js';
 import { toProtocolDataType } from '../types.js';
 import { hostToTensor, tensorToHost } from '../tensor-convert.js';
 import { invalidArg } from '../errors.js';
+import { withBackend } from '../backends.js';
 import type { OnnxModel, ValueInfo } from './model.js';
 import { loadOnnxModel, OnnxType } from './model.js';
 import { OnnxPlan } from './plan.js';
@@ -71,7 +72,12 @@ class OnnxExecutor implements Executor {
     return this.ctx.config.max_batch_size > 0 ? shape.slice(0, 1) : [];
   }
 
-  async execute(request: ExecuteRequest): Promise<HostTensor[]> {
+  /** Every execution runs on the model's backend (tfjs has one global backend; see backends.ts). */
+  execute(request: ExecuteRequest): Promise<HostTensor[]> {
+    return withBackend(this.ctx.backend, () => this.executeOnBackend(request));
+  }
+
+  private async executeOnBackend(request: ExecuteRequest): Promise<HostTensor[]> {
     const feeds = new Map<string, tf.Tensor>();
     try {
       for (const name of this.plan.inputNames) {
@@ -100,7 +106,7 @@ class OnnxExecutor implements Executor {
   }
 
   async unload(): Promise<void> {
-    this.plan.dispose();
+    await withBackend(this.ctx.backend, () => this.plan.dispose());
   }
 }
 
@@ -114,7 +120,8 @@ export const onnxExecutorFactory: ExecutorFactory = {
 
   async load(ctx: ExecutorContext): Promise<Executor> {
     const model = await loadOnnxModel(join(ctx.versionDir, ctx.config.default_model_filename || 'model.onnx'));
-    const plan = await OnnxPlan.build(model);
+    // Constants are uploaded (and folded) on the backend the model executes on.
+    const plan = await withBackend(ctx.backend, () => OnnxPlan.build(model));
     ctx.log.debug({ model: ctx.modelName, opset: model.opset, ...plan.stats }, 'ONNX plan built');
     return new OnnxExecutor(plan, model, ctx);
   },
