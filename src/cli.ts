@@ -50,6 +50,8 @@ bench.command('kernels')
   .action(async (opts: { json?: string; svg?: string; quick?: boolean; ops?: string }) => {
     const { runKernelBench } = await import('./kernels/bench.js');
     await runKernelBench({ json: opts.json, svg: opts.svg, quick: opts.quick === true, ops: opts.ops?.split(',') });
+    // dawn.node keeps the event loop alive after the device is done with.
+    process.exit(0);
   });
 
 await program.parseAsync(process.argv);

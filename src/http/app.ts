@@ -2,12 +2,11 @@
 // middleware and the route modules (one per protocol area).
 import Koa from 'koa';
 import { Router } from '@koa/router';
-import { compressResponses } from './compression.js';
 import type { HttpDeps } from './deps.js';
 import { errorBody, rejectHead, routeFallback, versionGuard } from './middleware.js';
 import { restrictedApis } from './restricted.js';
 import { healthRoutes } from './routes/health.js';
-import { inferRoutes } from './routes/infer.js';
+import { inferFastPath, inferRoutes } from './routes/infer.js';
 import { loggingRoutes } from './routes/logging.js';
 import { modelRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
@@ -28,7 +27,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
     routes(router, deps);
   }
   app.use(errorBody(deps.log));
-  app.use(compressResponses());
+  // Only inference responses are compressed (routes/infer.ts), as Triton does: the Triton aio client
+  // always sends Accept-Encoding but decodes compressed bodies on infer only.
   app.use(restrictedApis(deps.restrictedApis));
   app.use(versionGuard());
   app.use(rejectHead((path) => router.match(path, 'GET').path.length > 0));

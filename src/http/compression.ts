@@ -1,7 +1,6 @@
 // Response compression as Triton does it: gzip or deflate when the client's Accept-Encoding asks.
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import type Koa from 'koa';
 
 const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
@@ -23,21 +22,4 @@ export function chooseEncoding(accept: string | undefined): ResponseEncoding | u
 
 export function compress(body: Buffer, encoding: ResponseEncoding): Promise<Buffer> {
   return encoding === 'gzip' ? gzip(body) : deflate(body);
-}
-
-/** Middleware: compress string/Buffer bodies that Koa is about to send. */
-export function compressResponses(): Koa.Middleware {
-  return async (ctx, next) => {
-    await next();
-    const body: unknown = ctx.body;
-    if (typeof body !== 'string' && !Buffer.isBuffer(body)) return;
-    const encoding = chooseEncoding(ctx.get('accept-encoding'));
-    if (!encoding) return;
-    const type = ctx.response.get('Content-Type');
-    const out = await compress(Buffer.isBuffer(body) ? body : Buffer.from(body), encoding);
-    ctx.body = out;
-    if (type) ctx.type = type;
-    ctx.set('Content-Encoding', encoding);
-    ctx.vary('Accept-Encoding');
-  };
 }

@@ -10,3 +10,12 @@ export { installWebGpuGlobals } from './device.js';
 
 /** Registers dawnserve's WGSL kernels over tfjs-backend-webgpu's (call after setBackend('webgpu')). */
 export { registerDawnKernels } from './register.js';
+
+/** Device-lost hook and adapter summary for the runtime and `doctor`. */
+export { onDeviceLost, type AdapterSummary, type DeviceLostInfo } from './device.js';
+
+/** Ops tfjs has no kernel for (WGSL on webgpu, tfjs ops elsewhere), for the ONNX executor. */
+export { layerNorm, gelu, attention } from './functions.js';
+
+/** Switch our kernels off (`--no-wgsl-kernels`) or force a variant. */
+export { setKernelOptions, type KernelOptions } from './options.js';

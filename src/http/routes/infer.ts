@@ -1,7 +1,10 @@
 // POST .../infer: read the body once, decode (JSON / binary / raw), run, and write the response
 // ourselves (ctx.respond = false with a precomputed Content-Length): Koa's response path was most
-// of the overhead measured against raw node:http (toolchain notes).
-import type { OutgoingHttpHeaders } from 'node:http';
+// of the overhead measured against raw node:http (toolchain notes), the router most of the rest.
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type Koa from 'koa';
+import type { InferenceRequest } from '../../runtime/api.js';
+import type { HttpDeps } from '../deps.js';
 import { unsupported } from '../../runtime/errors.js';
 import { INFER_HEADER, parseInferHeaderLength } from '../binary.js';
 import { bodyLimitFor, readBody } from '../body.js';
@@ -9,12 +12,11 @@ import { chooseEncoding, compress } from '../compression.js';
 import { decodeInferBody, encodeInferResponse } from '../infer-codec.js';
 import { modelPaths, route, type RouteModule } from './reply.js';
 
-export const inferRoutes: RouteModule = (router, deps) => {
-  const { runtime, maxInputSize } = deps;
-  const limit = bodyLimitFor(maxInputSize);
+type InferHandler = (ctx: Koa.Context, target: { model: string; version?: string }) => Promise<void>;
 
-  route(router, 'POST', modelPaths('/infer'), async (ctx) => {
-    const target = { model: ctx.params.model as string, version: ctx.params.version };
+function inferHandler({ runtime, maxInputSize }: HttpDeps): InferHandler {
+  const limit = bodyLimitFor(maxInputSize);
+  return async (ctx, target) => {
     const body = await readBody(ctx.req, limit);
     const headerValue = ctx.req.headers[INFER_HEADER];
     // No header: the whole body is JSON, except that an empty body is a raw request (Triton).
@@ -22,10 +24,7 @@ export const inferRoutes: RouteModule = (router, deps) => {
       ? 0 : parseInferHeaderLength(Array.isArray(headerValue) ? headerValue[0] : headerValue, body.length);
     const decoded = decodeInferBody(body, headerLength, target, runtime, maxInputSize);
 
-    const abort = new AbortController();
-    const onClose = () => { if (!ctx.res.writableFinished) abort.abort(); };
-    ctx.res.once('close', onClose);
-    const response = await runtime.infer({ ...decoded.request, signal: abort.signal });
+    const response = await runtime.infer(withAbortSignal(decoded.request, ctx.res));
     const encoded = encodeInferResponse(response, decoded);
 
     const headers: OutgoingHttpHeaders = {};
@@ -57,7 +56,60 @@ export const inferRoutes: RouteModule = (router, deps) => {
       for (const p of parts) res.write(p);
       res.end();
     }
+  };
+}
+
+/**
+ * The request with a `signal` that aborts when the client goes away before the response is
+ * written. Created on first access: an AbortController per request showed up in profiles.
+ */
+function withAbortSignal(request: InferenceRequest, res: ServerResponse): InferenceRequest {
+  let controller: AbortController | undefined;
+  let gone = false;
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    gone = true;
+    controller?.abort();
   });
+  return Object.defineProperty(request, 'signal', {
+    enumerable: true,
+    get: () => {
+      if (!controller) {
+        controller = new AbortController();
+        if (gone) controller.abort();
+      }
+      return controller.signal;
+    },
+  });
+}
+
+const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([0-9]+))?\/infer$/;
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * Infer is the hot path: answer it before the router, which composes and matches every layer
+ * per request. The router keeps the same route for 405s and completeness.
+ */
+export function inferFastPath(deps: HttpDeps): Koa.Middleware {
+  const handle = inferHandler(deps);
+  return (ctx, next) => {
+    if (ctx.method !== 'POST') return next();
+    const m = INFER_PATH.exec(ctx.path);
+    if (!m) return next();
+    return handle(ctx, { model: decodeSegment(m[1] as string), version: m[2] });
+  };
+}
+
+export const inferRoutes: RouteModule = (router, deps) => {
+  const handle = inferHandler(deps);
+  route(router, 'POST', modelPaths('/infer'), (ctx) => handle(ctx, { model: ctx.params.model as string, version: ctx.params.version }));
 
   // The generate extension is provisional in Triton and not implemented here.
   route(router, 'POST', [...modelPaths('/generate'), ...modelPaths('/generate_stream')], () => {
