@@ -54,4 +54,43 @@ bench.command('kernels')
     process.exit(0);
   });
 
+bench.command('http')
+  .description('load test (autocannon) of dawnserve next to a raw node:http baseline, same run: simple JSON/binary, 1/16 MB identity JSON/binary, CNN with dynamic batching on/off')
+  .option('--duration <seconds>', 'seconds per measurement (1-60)', '8')
+  .option('--connections <list>', 'comma-separated connection counts (default per scenario: 1,4,16,64; large tensors 1,4)')
+  .option('--scenarios <list>', 'comma-separated scenarios or groups (simple, identity, cnn)')
+  .option('--url <url>', 'measure this running dawnserve (loopback only) instead of starting one')
+  .option('--backend <name>', 'tfjs backend of the dawnserve started here', 'auto')
+  .option('--warmup <seconds>', 'warm-up seconds per scenario and server (0-10)', '1')
+  .option('--json <file>', 'write results as JSON')
+  .option('--svg <file>', 'write a bar chart of req/s')
+  .action(async (opts: { duration: string; connections?: string; scenarios?: string; url?: string; backend: string; warmup: string; json?: string; svg?: string }) => {
+    const { runHttpBench, MAX_CONNECTIONS } = await import('./bench/http.js');
+    const { parseIntList } = await import('./bench/common.js');
+    const backends = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+    const backend = backends.find((b) => b === opts.backend);
+    if (!backend) throw new Error(`--backend must be one of ${backends.join(', ')}`);
+    await runHttpBench({
+      duration: parseIntList('--duration', opts.duration, 60)[0], warmup: Number(opts.warmup), backend,
+      connections: opts.connections ? parseIntList('--connections', opts.connections, MAX_CONNECTIONS) : undefined,
+      scenarios: opts.scenarios?.split(',').map((s) => s.trim()).filter(Boolean), url: opts.url, json: opts.json, svg: opts.svg,
+    });
+  });
+bench.command('models')
+  .description("dawnserve's ONNX executor per tfjs backend (cpu, wasm, webgpu) next to onnxruntime-node CPU: p50/p90 at batch 1 and 8")
+  .option('--backends <list>', 'comma-separated tfjs backends (default cpu,wasm,webgpu)')
+  .option('--models <list>', 'comma-separated fixture names (test/fixtures/onnx) and/or digits')
+  .option('--quick', 'fewer repetitions (2 warm-up, 5 timed)')
+  .option('--reps <n>', 'timed repetitions (default 20, at most 200)')
+  .option('--json <file>', 'write results as JSON')
+  .action(async (opts: { backends?: string; models?: string; quick?: boolean; reps?: string; json?: string }) => {
+    const { runModelBench } = await import('./bench/models.js');
+    const { parseIntList } = await import('./bench/common.js');
+    await runModelBench({
+      backends: opts.backends?.split(',').map((s) => s.trim()).filter(Boolean),
+      models: opts.models?.split(',').map((s) => s.trim()).filter(Boolean),
+      quick: opts.quick === true, reps: opts.reps ? parseIntList('--reps', opts.reps, 200)[0] : undefined, json: opts.json,
+    });
+  });
+
 await program.parseAsync(process.argv);

@@ -30,6 +30,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   // Only inference responses are compressed (routes/infer.ts), as Triton does: the Triton aio client
   // always sends Accept-Encoding but decodes compressed bodies on infer only.
   app.use(restrictedApis(deps.restrictedApis));
+  app.use(inferFastPath(deps));
   app.use(versionGuard());
   app.use(rejectHead((path) => router.match(path, 'GET').path.length > 0));
   app.use(router.routes());

@@ -25,7 +25,7 @@ export const uintNumber = new t.Type<number, number, unknown>(
 
 /** Triton's `sequence_id`: a uint64, else a string (the string accessor's error is reported). */
 export const uintOrString = new t.Type<number | string, number | string, unknown>(
-  'string', (u): u is number | string => typeof u === 'string' || isUint(u),
+  'string', (u): u is number | string => typeof u === 'string' || (typeof u === 'number' && Number.isInteger(u) && u >= 0),
   (u, c) => {
     if (typeof u === 'string') return t.success(u);
     if (isUint(u)) return t.success(Number.isSafeInteger(Number(u)) ? Number(u) : String(u));

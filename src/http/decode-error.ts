@@ -85,6 +85,9 @@ export function tritonJsonMessage(site: FailureSite): string {
 
 /** Decodes `value` or throws InferenceServerError with Triton's text for the first failure. */
 export function decodeOrThrow<A, O>(codec: t.Type<A, O, unknown>, value: unknown, opts: DecodeOptions = {}): A {
+  // The type guard is several times cheaper than decode (no contexts, no Either); every codec's
+  // guard accepts only values that are already its decoded type, so this is the same answer.
+  if (codec.is(value)) return value;
   const result = codec.decode(value);
   if (result._tag === 'Right') return result.right;
   const first = result.left[0];

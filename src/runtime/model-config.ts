@@ -45,8 +45,27 @@ export interface ModelDynamicBatching {
   default_queue_policy?: ModelQueuePolicy;
 }
 
+export type SequenceControlKind =
+  | 'CONTROL_SEQUENCE_START' | 'CONTROL_SEQUENCE_READY' | 'CONTROL_SEQUENCE_END' | 'CONTROL_SEQUENCE_CORRID';
+
+export interface ModelSequenceControl {
+  kind: SequenceControlKind;
+  int32_false_true: number[];
+  fp32_false_true: number[];
+  bool_false_true: boolean[];
+  /** CONTROL_SEQUENCE_CORRID only: the tensor's datatype. */
+  data_type: ConfigDataType;
+}
+
+export interface ModelSequenceControlInput {
+  name: string;
+  control: ModelSequenceControl[];
+}
+
 export interface ModelSequenceBatching {
   max_sequence_idle_microseconds: number;
+  control_input: ModelSequenceControlInput[];
+  /** Accepted and shown as written (direct/oldest strategy, implicit state, ...); not executed. */
   [field: string]: unknown;
 }
 

@@ -17,7 +17,8 @@ import {
 } from './config/normalize.js';
 import type { PlainObject } from './config/proto-schema.js';
 import { CONFIG_FILENAME, ModelRepository, selectVersions, validateModelName, type RepositoryModel } from './repository.js';
-import { ModelScheduler, type SchedulerObserver } from './scheduler.js';
+import { ModelScheduler, type Scheduler, type SchedulerObserver } from './scheduler.js';
+import { SequenceBatcher } from './sequence-batcher.js';
 
 export type ModelControlMode = 'none' | 'explicit' | 'poll';
 
@@ -48,7 +49,7 @@ export interface ModelVersion {
   state: ModelState;
   reason?: string;
   executor?: Executor;
-  scheduler?: ModelScheduler;
+  scheduler?: Scheduler;
 }
 
 export interface ManagedModel {
@@ -385,10 +386,6 @@ export class ModelRepositoryManager {
     const config = completeConfig(partial, {
       modelName: name, derived, defaultPlatform: factory.platforms[0], defaultFilename: filename, gpu: isGpu(backend),
     });
-    if (config.sequence_batching) {
-      // Accepted so Triton repositories load, but there is no sequence batcher behind it.
-      this.opts.log.warn({ model: name }, 'sequence_batching is not implemented; requests are scheduled independently');
-    }
     const labels = await this.readLabels(repoModel.dir, config);
     return { config, factory, backend, versions, labels, sourceKey: rawKey };
   }
@@ -532,7 +529,10 @@ export class ModelRepositoryManager {
     try {
       const executor = await load(ctx);
       entry.executor = executor;
-      entry.scheduler = new ModelScheduler(ctx.config, executor, this.opts.observe?.(name, entry.version));
+      const observer = this.opts.observe?.(name, entry.version);
+      entry.scheduler = ctx.config.sequence_batching
+        ? new SequenceBatcher(ctx.config, executor, observer, { log: ctx.log })
+        : new ModelScheduler(ctx.config, executor, observer);
       entry.state = 'READY';
       entry.reason = undefined;
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;

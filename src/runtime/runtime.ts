@@ -22,7 +22,7 @@ export const DAWNSERVE_VERSION = '0.1.0';
 
 /** Extensions we implement; Triton clients probe this list (protocol notes §1.1). */
 export const EXTENSIONS = [
-  'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
+  'classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
   'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'logging',
 ] as const;
 

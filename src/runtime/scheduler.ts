@@ -36,6 +36,15 @@ export interface SchedulerObserver {
   pendingChanged(delta: number): void;
 }
 
+/** What the runtime enqueues into: this file's ModelScheduler, or the SequenceBatcher. */
+export interface Scheduler {
+  enqueue(job: SchedulerJob): Promise<JobResult>;
+  /** Stops accepting work and resolves once everything queued or running has finished. */
+  drain(): Promise<void>;
+  /** Requests waiting for an instance. */
+  readonly pending: number;
+}
+
 export const QUEUE_FULL = 'Exceeds maximum queue size';
 export const TIMEOUT_EXPIRED = 'Request timeout expired';
 
@@ -86,7 +95,7 @@ function sliceRows(t: HostTensor, start: number, rows: number): HostTensor {
 const dimsMatch = (want: readonly number[], got: readonly number[]): boolean =>
   want.length === got.length && want.every((d, i) => d === -1 || d === got[i]);
 
-export class ModelScheduler {
+export class ModelScheduler implements Scheduler {
   private readonly queue: Pending[] = [];
   private running = 0;
   private closing = false;

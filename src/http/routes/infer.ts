@@ -61,22 +61,19 @@ function inferHandler({ runtime, maxInputSize }: HttpDeps): InferHandler {
 
 /**
  * The request with a `signal` that aborts when the client goes away before the response is
- * written. Created on first access: an AbortController per request showed up in profiles.
+ * written. Controller and listener are made on first access: both showed up in profiles, and
+ * the signal is only worth its cost to a runtime that looks at it.
  */
 function withAbortSignal(request: InferenceRequest, res: ServerResponse): InferenceRequest {
   let controller: AbortController | undefined;
-  let gone = false;
-  res.once('close', () => {
-    if (res.writableFinished) return;
-    gone = true;
-    controller?.abort();
-  });
   return Object.defineProperty(request, 'signal', {
     enumerable: true,
     get: () => {
       if (!controller) {
-        controller = new AbortController();
-        if (gone) controller.abort();
+        const c = new AbortController();
+        controller = c;
+        if (res.destroyed && !res.writableFinished) c.abort();
+        else res.once('close', () => { if (!res.writableFinished) c.abort(); });
       }
       return controller.signal;
     },

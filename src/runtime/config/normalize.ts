@@ -3,7 +3,7 @@
 import type { DerivedConfig } from '../executor.js';
 import type {
   ModelConfig, ModelDynamicBatching, ModelInput, ModelInstanceGroup, ModelOutput, ModelQueuePolicy,
-  ModelSequenceBatching, ModelVersionPolicy, InstanceKind,
+  ModelSequenceBatching, ModelSequenceControl, ModelVersionPolicy, InstanceKind, SequenceControlKind,
 } from '../model-config.js';
 import type { ConfigDataType } from '../types.js';
 import { parsePbtxt, PbtxtError } from './pbtxt.js';
@@ -129,6 +129,28 @@ function toDynamicBatching(o: PlainObject): ModelDynamicBatching {
   return out;
 }
 
+function toSequenceControl(o: PlainObject): ModelSequenceControl {
+  return {
+    kind: str(o, 'kind', 'CONTROL_SEQUENCE_START') as SequenceControlKind,
+    int32_false_true: nums(o, 'int32_false_true'),
+    fp32_false_true: nums(o, 'fp32_false_true'),
+    bool_false_true: Array.isArray(o.bool_false_true) ? (o.bool_false_true as boolean[]).slice() : [],
+    data_type: str(o, 'data_type', 'TYPE_INVALID') as ConfigDataType,
+  };
+}
+
+function toSequenceBatching(o: PlainObject): ModelSequenceBatching {
+  const idle = num(o, 'max_sequence_idle_microseconds', 0);
+  return {
+    ...o,
+    // 0 means unset in proto3; Triton then uses its 1 s default (SEQUENCE_IDLE_DEFAULT_MICROSECONDS).
+    max_sequence_idle_microseconds: idle > 0 ? idle : 1_000_000,
+    control_input: objs(o, 'control_input').map((ci) => ({
+      name: str(ci, 'name', ''), control: objs(ci, 'control').map(toSequenceControl),
+    })),
+  };
+}
+
 function toInstanceGroups(list: PlainObject[], modelName: string, gpu: boolean): ModelInstanceGroup[] {
   const groups = list.length > 0 ? list : [{}];
   return groups.map((g, i) => {
@@ -205,12 +227,7 @@ export function completeConfig(partial: PartialConfig, opts: CompleteOptions): M
   const db = obj(partial, 'dynamic_batching');
   if (db) config.dynamic_batching = toDynamicBatching(db);
   const sb = obj(partial, 'sequence_batching');
-  if (sb) {
-    config.sequence_batching = {
-      ...sb,
-      max_sequence_idle_microseconds: num(sb, 'max_sequence_idle_microseconds', 1_000_000),
-    } as ModelSequenceBatching;
-  }
+  if (sb) config.sequence_batching = toSequenceBatching(sb);
   const tp = obj(partial, 'model_transaction_policy');
   if (tp) config.model_transaction_policy = { decoupled: bool(tp, 'decoupled', false) };
   validateConfig(config);
@@ -267,11 +284,58 @@ export function validateConfig(c: ModelConfig): void {
       throw new ModelConfigError(`dynamic batching max_queue_delay_microseconds must be non-negative for ${c.name}`);
     }
   }
+  if (c.sequence_batching && c.dynamic_batching) {
+    // One `scheduling_choice` oneof in model_config.proto: protobuf itself refuses both.
+    throw new ModelConfigError(`'dynamic_batching' and 'sequence_batching' cannot both be set for ${c.name}`);
+  }
+  if (c.sequence_batching) validateSequenceBatching(c.sequence_batching, c.name);
   for (const g of c.instance_group) {
     if (g.count < 1) throw new ModelConfigError(`instance group ${g.name} of model ${c.name} must have count >= 1`);
     if (g.kind === 'KIND_CPU' && g.gpus.length > 0) {
       throw new ModelConfigError(`instance group ${g.name} of model ${c.name} has kind KIND_CPU but specifies one or more GPUs`);
     }
+  }
+}
+
+const CORRID_TYPES: readonly ConfigDataType[] = ['TYPE_UINT64', 'TYPE_INT64', 'TYPE_UINT32', 'TYPE_INT32', 'TYPE_STRING'];
+
+/** Triton's checks of sequence control inputs (GetBoolean/TypedSequenceControlProperties), with its texts. */
+function validateSequenceBatching(sb: ModelSequenceBatching, model: string): void {
+  const names = new Set<string>();
+  const kinds = new Set<SequenceControlKind>();
+  for (const ci of sb.control_input) {
+    if (ci.name === '') throw new ModelConfigError(`sequence batching control tensor must have a name for ${model}`);
+    if (names.has(ci.name)) {
+      throw new ModelConfigError(`sequence batching control tensor '${ci.name}' is specified for multiple control kinds for ${model}`);
+    }
+    names.add(ci.name);
+    for (const c of ci.control) {
+      if (kinds.has(c.kind)) throw new ModelConfigError(`sequence batching specifies multiple ${c.kind} tensors for ${model}`);
+      kinds.add(c.kind);
+      const lists = [['int32_false_true', c.int32_false_true.length], ['fp32_false_true', c.fp32_false_true.length],
+        ['bool_false_true', c.bool_false_true.length]] as const;
+      const given = lists.filter(([, n]) => n > 0);
+      if (c.kind === 'CONTROL_SEQUENCE_CORRID') {
+        if (given.length > 0) {
+          throw new ModelConfigError(`sequence batching must not specify either 'int32_false_true', 'fp32_false_true' or 'bool_false_true' for ${c.kind} for ${model}`);
+        }
+        if (!CORRID_TYPES.includes(c.data_type)) {
+          throw new ModelConfigError(`unexpected control data type, expected TYPE_UINT64, TYPE_INT64, TYPE_UINT32, TYPE_INT32, or TYPE_STRING for ${c.kind} for ${model}`);
+        }
+        continue;
+      }
+      if (given.length === 0) {
+        throw new ModelConfigError(`sequence batching must specify either 'int32_false_true', 'fp32_false_true' or 'bool_false_true' for ${c.kind} for ${model}`);
+      }
+      if (given.length > 1) {
+        throw new ModelConfigError(`sequence batching specifies more than one from 'int32_false_true', 'fp32_false_true' and 'bool_false_true' for ${c.kind} for ${model}`);
+      }
+      const [field, n] = given[0]!;
+      if (n !== 2) throw new ModelConfigError(`sequence batching control '${field}' must have exactly 2 entries for ${c.kind} for ${model}`);
+    }
+  }
+  if (sb.max_sequence_idle_microseconds < 0) {
+    throw new ModelConfigError(`sequence batching max_sequence_idle_microseconds must be non-negative for ${model}`);
   }
 }
 

@@ -96,6 +96,26 @@ const instanceGroup: MessageSchema = {
   },
 };
 
+const sequenceControl: MessageSchema = {
+  name: 'Control',
+  fields: {
+    kind: enm('CONTROL_SEQUENCE_START', 'CONTROL_SEQUENCE_READY', 'CONTROL_SEQUENCE_END', 'CONTROL_SEQUENCE_CORRID'),
+    int32_false_true: ints, fp32_false_true: { type: { kind: 'float' }, repeated: true },
+    bool_false_true: { type: { kind: 'bool' }, repeated: true }, data_type: enm(...DATA_TYPES),
+  },
+};
+
+// Control inputs are read strictly (the sequence batcher builds tensors from them); the batching
+// strategies and implicit state are accepted free-form.
+const sequenceBatching: MessageSchema = {
+  name: 'ModelSequenceBatching',
+  fields: {
+    direct: any, oldest: any, max_sequence_idle_microseconds: int,
+    control_input: msg({ name: 'ControlInput', fields: { name: str, control: msg(sequenceControl, true) } }, true),
+    state: anys, iterative_sequence: bool,
+  },
+};
+
 const parameter: MessageSchema = { name: 'ModelParameter', fields: { string_value: str } };
 
 export const MODEL_CONFIG_SCHEMA: MessageSchema = {
@@ -103,7 +123,7 @@ export const MODEL_CONFIG_SCHEMA: MessageSchema = {
   fields: {
     name: str, platform: str, backend: str, runtime: str, version_policy: msg(versionPolicy), max_batch_size: int,
     input: msg(input, true), output: msg(output, true), batch_input: anys, batch_output: anys,
-    optimization: any, dynamic_batching: msg(dynamicBatching), sequence_batching: any, ensemble_scheduling: any,
+    optimization: any, dynamic_batching: msg(dynamicBatching), sequence_batching: msg(sequenceBatching), ensemble_scheduling: any,
     instance_group: msg(instanceGroup, true), default_model_filename: str,
     cc_model_filenames: { type: { kind: 'map', key: 'string', value: { kind: 'string' } } },
     metric_tags: { type: { kind: 'map', key: 'string', value: { kind: 'string' } } },
