@@ -146,7 +146,9 @@ pass "POST /v2/models/simple/infer → OUTPUT0 = INPUT0+INPUT1, OUTPUT1 = INPUT0
 # --- metrics -------------------------------------------------------------------------------------
 metrics=$(curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics") || fail "GET /metrics on :$METRICS_PORT"
 line=$(printf '%s\n' "$metrics" | grep -E '^nv_inference_request_success\{[^}]*model="simple"' | head -1 || true)
-[ -n "$line" ] && [ "${line##* }" -ge 1 ] 2>/dev/null || fail "nv_inference_request_success for simple missing or 0: '$line'"
+if [ -z "$line" ] || ! [ "${line##* }" -ge 1 ] 2>/dev/null; then
+  fail "nv_inference_request_success for simple missing or 0: '$line'"
+fi
 printf '%s\n' "$metrics" | grep -q '^nv_inference_count' || fail "nv_inference_count missing"
 pass "GET :$METRICS_PORT/metrics → $line"
 
@@ -163,6 +165,7 @@ step "stopping with requests in flight"
 # Anything else (a reset, an empty reply, a 5xx) means the drain cut a request off.
 burst=$WORK/burst.txt
 : > "$burst"
+# shellcheck disable=SC2016  # $1/$2 expand in the inner sh
 seq 1 200 | xargs -P 8 -I{} sh -c \
   'c=$(curl -s -o /dev/null -w "%{http_code}" -H "Content-Type: application/json" -d "$1" "$2"); echo "$? $c"' \
   _ "$body" "$BASE_URL/v2/models/simple/infer" >> "$burst" 2>/dev/null &

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages dawnserve's WebGPU backend needs: the Vulkan loader and Mesa's
 # lavapipe software driver from bookworm-backports (bookworm's own Mesa 22.3 is too old for Dawn).
-# Idempotent: does nothing when a recent enough lavapipe is already installed.
+# Also Debian's chromium, which the status-page test drives headless (WITH_BROWSER=0 skips it).
+# Idempotent: does nothing when everything is already installed.
 # Also installs the Python/PyTorch packages used to regenerate fixtures when WITH_TORCH=1.
 set -euo pipefail
 
@@ -17,10 +18,18 @@ mesa_major() {
   dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null | sed -E 's/^([0-9]+:)?([0-9]+).*/\2/' || true
 }
 
-packages_ok() {
+vulkan_ok() {
   local major
   major=$(mesa_major)
   [ -n "$major" ] && [ "$major" -ge 24 ] && dpkg-query -W libvulkan1 >/dev/null 2>&1
+}
+
+browser_ok() {
+  [ "${WITH_BROWSER:-1}" = 0 ] || command -v chromium >/dev/null 2>&1
+}
+
+packages_ok() {
+  vulkan_ok && browser_ok
 }
 
 if packages_ok && [ "${WITH_TORCH:-0}" != 1 ]; then
@@ -30,7 +39,7 @@ fi
 need_root "$@"
 export DEBIAN_FRONTEND=noninteractive
 
-if ! packages_ok; then
+if ! vulkan_ok; then
   sources=/etc/apt/sources.list.d/debian.sources
   backports=/etc/apt/sources.list.d/backports.sources
   if [ ! -f "$backports" ]; then
@@ -45,6 +54,12 @@ if ! packages_ok; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
   echo "install-system-deps: installed mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)"
+fi
+
+if ! browser_ok; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  echo "install-system-deps: installed chromium $(dpkg-query -W -f='${Version}' chromium)"
 fi
 
 if [ "${WITH_TORCH:-0}" = 1 ]; then

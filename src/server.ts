@@ -63,7 +63,13 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
   }
   await runtime.start();
 
-  const app = createHttpApp({ runtime, log, maxInputSize: opts.httpMaxInputSize, restrictedApis });
+  const startedAt = Date.now();
+  const serverInfo = () => ({
+    backend: backend.backend, startedAt,
+    ...(backend.adapter ? { adapter: backend.adapter } : {}),
+    ...(backend.wgslKernels ? { wgslKernels: backend.wgslKernels } : {}),
+  });
+  const app = createHttpApp({ runtime, log, maxInputSize: opts.httpMaxInputSize, restrictedApis, serverInfo });
   const http = await startHttpServer(app, { address: opts.httpAddress, port: opts.httpPort });
   let metrics: HttpServerHandle | undefined;
   if (opts.metricsPort !== 0) {

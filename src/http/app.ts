@@ -12,6 +12,7 @@ import { modelRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
 import { shmRoutes } from './routes/shm.js';
 import { statsRoutes } from './routes/stats.js';
+import { statusRoutes } from './routes/status.js';
 
 export type { HttpDeps, RestrictedApi } from './deps.js';
 export { startHttpServer, type HttpServerHandle } from './server.js';
@@ -23,7 +24,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   // Triton matches full paths case-sensitively; a trailing slash is a different (unknown) path.
   const router = new Router({ strict: true, sensitive: true });
   // Order matters where paths overlap: `/v2/models/stats` before model `stats`.
-  for (const routes of [statsRoutes, healthRoutes, modelRoutes, inferRoutes, repositoryRoutes, loggingRoutes, shmRoutes]) {
+  for (const routes of [statsRoutes, healthRoutes, modelRoutes, inferRoutes, repositoryRoutes, loggingRoutes, shmRoutes, statusRoutes]) {
     routes(router, deps);
   }
   app.use(errorBody(deps.log));

@@ -22,6 +22,16 @@ export interface HttpDeps {
   /** `--http-max-input-size`; Triton's default is 64 MiB. */
   maxInputSize: number;
   restrictedApis?: RestrictedApi[];
+  /** What the status page at `GET /` shows about the execution side (backend, adapter). */
+  serverInfo?: () => ServerInfo;
+}
+
+/** Plain data about the execution backend, supplied by the composition root (no tfjs here). */
+export interface ServerInfo {
+  backend: string;
+  adapter?: { vendor: string; architecture: string; device: string; description: string };
+  wgslKernels?: string[];
+  startedAt: number;
 }
 
 export const DEFAULT_MAX_INPUT_SIZE = 64 * 1024 * 1024;

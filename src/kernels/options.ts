@@ -1,6 +1,7 @@
 // Process-wide switches: tests force each variant; `--no-wgsl-kernels` and the benchmark turn
 // our kernels off so tfjs's own run on the same device.
 import type { MatMulVariant } from './ops/matmul.js';
+import type { TileConfig } from './ops/tiled.js';
 
 export type RowVariant = 'row' | 'wg' | 'sg';
 
@@ -10,12 +11,14 @@ export interface KernelOptions {
   /** softmax / layer norm: thread per row, workgroup per row (shared memory), or subgroups. */
   rows?: RowVariant;
   conv?: MatMulVariant;
+  /** Force the block tile of the 'tiled' matmul/conv variant (tests, tuning). */
+  tile?: TileConfig;
 }
 
 export const kernelOptions: KernelOptions = { enabled: true };
 
 export function setKernelOptions(o: Partial<KernelOptions>): KernelOptions {
   Object.assign(kernelOptions, o);
-  for (const k of ['matmul', 'rows', 'conv'] as const) if (k in o && o[k] === undefined) delete kernelOptions[k];
+  for (const k of ['matmul', 'rows', 'conv', 'tile'] as const) if (k in o && o[k] === undefined) delete kernelOptions[k];
   return { ...kernelOptions };
 }

@@ -7,6 +7,7 @@
 //  - 'tiled' (real GPUs): 32×32 output tile per 8×8 workgroup staged through workgroup memory.
 import { type Activation, activationWgsl } from './activation.js';
 import { type KernelProgram, ceilDiv, packUniforms, uniformStruct } from '../program.js';
+import { type ALoad, type BLoad, type TileConfig, tileName, tileWorkgroup, tiledMain } from './tiled.js';
 
 export type MatMulVariant = 'reg' | 'tiled';
 /** 'grid': 8×8 threads per workgroup; 'rowu': 64×1 threads sharing their rows, so A loads are uniform. */
@@ -30,12 +31,14 @@ export interface MatMulParams {
   /** Rows per thread in the 'reg' variant. */
   tm: 1 | 2 | 4 | 8;
   reg: RegLayout;
+  /** Block tile of the 'tiled' variant. */
+  tile: TileConfig;
 }
 
 export function matMulDefaults(p: Partial<MatMulParams> & Pick<MatMulParams, 'M' | 'N' | 'K'>): MatMulParams {
   return {
     batch: 1, batchA: 1, batchB: 1, transA: false, transB: false, activation: 'linear', leakyAlpha: 0.2,
-    bias: false, biasLen: 1, mask: false, maskBatch: 1, alpha: 1, variant: 'reg', nv: 1, tm: 4, reg: 'grid', ...p,
+    bias: false, biasLen: 1, mask: false, maskBatch: 1, alpha: 1, variant: 'reg', nv: 1, tm: 4, reg: 'grid', tile: TILE_32, ...p,
   };
 }
 
@@ -160,83 +163,90 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
 }`;
 }
 
-const TILE = 32;
+interface TiledLoads { a: ALoad; b: BLoad }
+
+function tiledLoads(p: MatMulParams): TiledLoads {
+  const a: ALoad = p.transA ? (p.M % 4 === 0 ? 'm4' : 'm1') : (p.K % 4 === 0 ? 'k4' : 'k1');
+  const b: BLoad = p.transB ? (p.K % 4 === 0 ? 'k4' : 'k1') : (p.N % 4 === 0 ? 'n4' : 'n1');
+  return { a, b };
+}
 
 function tiledSource(p: MatMulParams, l: Layout): string {
-  const readA = p.transA ? 'A[aBase + k * u.M + r]' : 'A[aBase + r * u.K + k]';
-  const readB = p.transB ? 'B[bBase + c * u.K + k]' : 'B[bBase + k * u.N + c]';
+  const { a, b } = tiledLoads(p);
+  const aV = a === 'k4' || a === 'm4';
+  const bV = b === 'n4' || b === 'k4';
+  const aIdx = a === 'k4' || a === 'k1' ? 'm * u.K + k' : 'k * u.M + m';
+  const bIdx = b === 'n4' || b === 'n1' ? 'k * u.N + n' : 'n * u.K + k';
+  const T = (v: boolean): string => (v ? 'vec4<f32>' : 'f32');
+  const decl = [
+    `@group(0) @binding(0) var<storage, read> A : array<${T(aV)}>;`,
+    `@group(0) @binding(1) var<storage, read> B : array<${T(bV)}>;`,
+  ];
+  let i = 2;
+  if (p.bias) decl.push(`@group(0) @binding(${i++}) var<storage, read> bias : array<f32>;`);
+  if (p.mask) decl.push(`@group(0) @binding(${i++}) var<storage, read> mask : array<f32>;`);
+  decl.push(`@group(0) @binding(${i++}) var<storage, read_write> C : array<${l.outVec ? 'vec4<f32>' : 'f32'}>;`);
+  decl.push(`@group(0) @binding(${i++}) var<uniform> u : Uniforms;`);
   return `${uniformStruct(UNIFORMS)}
-${bindings(p, l)}
+${decl.join('\n')}
 ${activationWgsl(p.activation)}
 ${epilogue(p, l)}
 
-var<workgroup> As : array<array<f32, ${TILE}>, ${TILE}>;
-var<workgroup> Bs : array<array<vec4<f32>, ${TILE / 4}>, ${TILE}>;
-
-@compute @workgroup_size(8, 8, 1)
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>,
-        @builtin(local_invocation_index) li : u32) {
-  let z = wid.z;
-  let aBase = (z % u.batchA) * u.M * u.K;
-  let bBase = (z % u.batchB) * u.K * u.N;
-  let tileRow = wid.y * ${TILE}u;
-  let tileCol = wid.x * ${TILE}u;
-  var acc : array<vec4<f32>, 4>;
-  for (var t = 0u; t < u.K; t += ${TILE}u) {
-    // 64 threads stage a 32×32 A tile and a 32×32 B tile (16 elements each), zero outside.
-    for (var e = 0u; e < 16u; e++) {
-      let idx = li * 16u + e;
-      let tr = idx / ${TILE}u;
-      let tc = idx % ${TILE}u;
-      let r = tileRow + tr;
-      var k = t + tc;
-      var a = 0.0;
-      if (r < u.M && k < u.K) { a = ${readA}; }
-      As[tr][tc] = a;
-      k = t + tr;
-      let c = tileCol + tc;
-      var b = 0.0;
-      if (k < u.K && c < u.N) { b = ${readB}; }
-      Bs[tr][tc / 4u][tc % 4u] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${TILE}u; kk++) {
-      let b = Bs[kk][lid.x];
-      for (var i = 0u; i < 4u; i++) {
-        acc[i] = fma(vec4<f32>(As[lid.y * 4u + i][kk]), b, acc[i]);
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    store(z, tileRow + lid.y * 4u + i, tileCol + lid.x * 4u, acc[i]);
-  }
-}`;
+fn readA(z : u32, m : u32, k : u32) -> ${T(aV)} {
+  if (m >= u.M || k >= u.K) { return ${T(aV)}(0.0); }
+  return A[((z % u.batchA) * u.M * u.K + ${aIdx})${aV ? ' / 4u' : ''}];
+}
+fn readB(z : u32, k : u32, n : u32) -> ${T(bV)} {
+  if (k >= u.K || n >= u.N) { return ${T(bV)}(0.0); }
+  return B[((z % u.batchB) * u.K * u.N + ${bIdx})${bV ? ' / 4u' : ''}];
+}
+${tiledMain(p.tile, a, b)}`;
 }
 
 export const matMulProgram: KernelProgram<MatMulParams> = {
   name: 'matmul',
   key: (p) => {
     const l = layoutOf(p);
-    return [p.variant, p.variant === 'reg' ? `nv${p.nv}tm${p.tm}${p.reg}` : '', p.transA ? 'tA' : '', p.transB ? 'tB' : '',
+    const t = tiledLoads(p);
+    return [p.variant, p.variant === 'reg' ? `nv${p.nv}tm${p.tm}${p.reg}` : `${tileName(p.tile)}${t.a}${t.b}`, p.transA ? 'tA' : '', p.transB ? 'tB' : '',
       l.aVec ? 'aV' : '', l.bVecN ? 'bN' : '', l.bVecK ? 'bK' : '', l.outVec ? 'oV' : '',
       p.activation, p.bias ? 'bias' : '', p.mask ? 'mask' : ''].join(',');
   },
   wgsl: (p) => (p.variant === 'reg' ? regSource(p, layoutOf(p)) : tiledSource(p, layoutOf(p))),
-  workgroupSize: (p) => (p.variant === 'reg' && p.reg === 'rowu' ? [64, 1, 1] : [8, 8, 1]),
+  workgroupSize: (p) => (p.variant === 'tiled' ? tileWorkgroup(p.tile) : p.reg === 'rowu' ? [64, 1, 1] : [8, 8, 1]),
   dispatch: (p) => (p.variant === 'reg'
     ? (p.reg === 'rowu' ? [ceilDiv(p.N, 64 * 4 * p.nv), ceilDiv(p.M, p.tm), p.batch] : [ceilDiv(p.N, 8 * 4 * p.nv), ceilDiv(p.M, 8 * p.tm), p.batch])
-    : [ceilDiv(p.N, TILE), ceilDiv(p.M, TILE), p.batch]),
+    : [ceilDiv(p.N, p.tile.bn), ceilDiv(p.M, p.tile.bm), p.batch]),
   uniforms: (p) => packUniforms([
     ['u32', p.M], ['u32', p.N], ['u32', p.K], ['u32', p.batchA], ['u32', p.batchB], ['u32', p.biasLen],
     ['u32', p.maskBatch], ['f32', p.alpha], ['f32', p.leakyAlpha],
   ]),
 };
 
+/** 32×32 tile, 8×8 threads × 4×4 (tfjs's shape); the fallback for small outputs. */
+export const TILE_32: TileConfig = { bm: 32, bn: 32, bk: 32, tm: 4, tn: 4 };
+/** 64×64 tile, 16×8 threads × 8×4. */
+export const TILE_64: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 4 };
+/** 128×64 tile, 16×16 threads × 8×4. */
+export const TILE_128: TileConfig = { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 };
+
+/**
+ * Block tile for the real-GPU variant, by output size: the largest tile that still gives enough
+ * workgroups to fill a big GPU (an H100 has 132 SMs), so small outputs (M = 128, or 256²) get
+ * smaller tiles and more parallelism.
+ */
+export function chooseTile(M: number, N: number, batch: number): TileConfig {
+  const groups = (t: TileConfig): number => ceilDiv(M, t.bm) * ceilDiv(N, t.bn) * batch;
+  if (groups(TILE_128) >= 256) return TILE_128;
+  if (groups(TILE_64) >= 128) return TILE_64;
+  return TILE_32;
+}
+
 /** Variant for an adapter: register blocking on CPU-backed adapters, shared-memory tiles on GPUs. */
-export function chooseMatMulVariant(software: boolean, _M: number, _N: number): Pick<MatMulParams, 'variant' | 'nv' | 'tm' | 'reg'> {
-  if (!software) return { variant: 'tiled', nv: 1, tm: 4, reg: 'grid' };
+export function chooseMatMulVariant(software: boolean, M: number, N: number, batch = 1, tile?: TileConfig):
+  Pick<MatMulParams, 'variant' | 'nv' | 'tm' | 'reg' | 'tile'> {
+  if (!software) return { variant: 'tiled', nv: 1, tm: 4, reg: 'grid', tile: tile ?? chooseTile(M, N, batch) };
   // bench/kernels-matmul-tune.ts on lavapipe: 4×4 per thread in an 8×8 grid beat 4×8 (register
   // spills: llvmpipe keeps each vec4 lane in its own 8-wide SIMD register) and the 64×1 layout.
-  return { variant: 'reg', nv: 1, tm: 4, reg: 'grid' };
+  return { variant: 'reg', nv: 1, tm: 4, reg: 'grid', tile: TILE_32 };
 }

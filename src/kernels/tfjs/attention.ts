@@ -42,13 +42,13 @@ export function attentionOnBackend(backend: WebGPUBackend, q: TensorInfo, k: Ten
     const scores = batch.scratch(s.bh * s.sq * s.sk * 4);
     const qk = matMulDefaults({
       M: s.sq, N: s.sk, K: s.d, batch: s.bh, batchA: s.bh, batchB: s.bh, transB: true, alpha: scale,
-      mask: !!mb, maskBatch: s.maskBatch, ...chooseMatMulVariant(software, s.sq, s.sk),
+      mask: !!mb, maskBatch: s.maskBatch, ...chooseMatMulVariant(software, s.sq, s.sk, s.bh, kernelOptions.tile),
     });
     batch.dispatch(matMulProgram, qk, mb ? [qb!, kb!, mb, scores] : [qb!, kb!, scores]);
     const variant = chooseRowVariant(kernelOptions.rows, ctx.adapter.software, ctx.adapter.subgroups);
     batch.dispatch(softmaxProgram, { rows: s.bh * s.sq, cols: s.sk, variant, inPlace: true }, [scores]);
     const pv = matMulDefaults({
-      M: s.sq, N: s.dv, K: s.sk, batch: s.bh, batchA: s.bh, batchB: s.bh, ...chooseMatMulVariant(software, s.sq, s.dv),
+      M: s.sq, N: s.dv, K: s.sk, batch: s.bh, batchA: s.bh, batchB: s.bh, ...chooseMatMulVariant(software, s.sq, s.dv, s.bh, kernelOptions.tile),
     });
     batch.dispatch(matMulProgram, pv, [scores, vb!, out!]);
   })?.[0];

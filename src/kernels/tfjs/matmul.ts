@@ -60,7 +60,7 @@ export function matMulOnBackend(backend: WebGPUBackend, a: TensorInfo, b: Tensor
     leakyAlpha: o.leakyreluAlpha ?? 0.2, bias: !!o.bias, biasLen,
   });
   const outs = runOnBackend(backend, inputs, [[...outBatch, M, N]], (batch, ins, [out], ctx) => {
-    Object.assign(params, chooseMatMulVariant(software ?? ctx.adapter.software, M, N));
+    Object.assign(params, chooseMatMulVariant(software ?? ctx.adapter.software, M, N, sizeOf(outBatch), kernelOptions.tile));
     batch.dispatch(matMulProgram, params, [...ins, out!]);
   });
   return outs?.[0];
