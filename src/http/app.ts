@@ -4,6 +4,7 @@ import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { HttpDeps } from './deps.js';
 import { errorBody, rejectHead, routeFallback, versionGuard } from './middleware.js';
+import { inFlightLimit } from './limits.js';
 import { restrictedApis } from './restricted.js';
 import { healthRoutes } from './routes/health.js';
 import { inferFastPath, inferRoutes } from './routes/infer.js';
@@ -31,6 +32,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   // Only inference responses are compressed (routes/infer.ts), as Triton does: the Triton aio client
   // always sends Accept-Encoding but decodes compressed bodies on infer only.
   app.use(restrictedApis(deps.restrictedApis));
+  app.use(inFlightLimit(deps.limits?.maxInFlight));
   app.use(inferFastPath(deps));
   app.use(versionGuard());
   app.use(rejectHead((path) => router.match(path, 'GET').path.length > 0));

@@ -22,6 +22,8 @@ export interface HttpDeps {
   /** `--http-max-input-size`; Triton's default is 64 MiB. */
   maxInputSize: number;
   restrictedApis?: RestrictedApi[];
+  /** Request time and concurrency limits; absent fields mean no limit. */
+  limits?: HttpLimits;
   /** What the status page at `GET /` shows about the execution side (backend, adapter). */
   serverInfo?: () => ServerInfo;
 }
@@ -35,3 +37,11 @@ export interface ServerInfo {
 }
 
 export const DEFAULT_MAX_INPUT_SIZE = 64 * 1024 * 1024;
+
+export interface HttpLimits {
+  /** `--http-request-timeout-secs` in ms: an inference not answered by then gets 503 and its
+   *  queued work is dropped. Node's own request timeout bounds receiving (server.ts). */
+  requestTimeoutMs?: number;
+  /** `--http-max-in-flight`: POST requests served at once; the next one gets 503. */
+  maxInFlight?: number;
+}

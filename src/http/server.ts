@@ -10,8 +10,58 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-export function startHttpServer(app: Koa, opts: { address: string; port: number }): Promise<HttpServerHandle> {
-  const server = http.createServer(app.callback());
+export interface HttpServerOptions {
+  address: string;
+  port: number;
+  /** Time to receive a whole request (Node's requestTimeout; headers get min(this, 60 s)); 0 = none. */
+  requestTimeoutMs?: number;
+  /** Largest request head in bytes (Node's maxHeaderSize, default 16 KiB). */
+  maxHeaderSize?: number;
+}
+
+/** Node's built-in timeouts, tightened together so that a short request timeout is enforced promptly. */
+function serverOptions(opts: HttpServerOptions): http.ServerOptions {
+  const out: http.ServerOptions = {};
+  if (opts.maxHeaderSize !== undefined && opts.maxHeaderSize > 0) out.maxHeaderSize = opts.maxHeaderSize;
+  const t = opts.requestTimeoutMs;
+  if (t !== undefined) {
+    out.requestTimeout = t;
+    // Node requires headersTimeout <= requestTimeout; 0 disables both.
+    out.headersTimeout = t > 0 ? Math.min(t, 60_000) : 0;
+    // Expired requests are found by a periodic sweep (30 s by default).
+    if (t > 0) out.connectionsCheckingInterval = Math.max(100, Math.min(30_000, Math.floor(t / 4)));
+  }
+  return out;
+}
+
+interface SocketWithMessage extends Socket { _httpMessage?: { headersSent?: boolean } | null }
+
+/**
+ * Node answers a malformed or over-limit request head (and a request not received in time) with
+ * an empty-bodied 400/431/408; ours carries the `{"error": ...}` body every other error has.
+ */
+function onClientError(maxHeaderSize: number) {
+  return (err: NodeJS.ErrnoException, socket: SocketWithMessage): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, message] = err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', `request headers exceed the maximum allowed size of ${maxHeaderSize} bytes`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request not received within the request timeout (--http-request-timeout-secs)']
+        : [400, 'Bad Request', 'malformed HTTP request'];
+    const body = JSON.stringify({ error: message });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
+      + `Connection: close\r\n\r\n${body}`);
+    // A client that does not read its answer must not keep the socket.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+}
+
+export function startHttpServer(app: Koa, opts: HttpServerOptions): Promise<HttpServerHandle> {
+  const server = http.createServer(serverOptions(opts), app.callback());
+  server.on('clientError', onClientError(opts.maxHeaderSize && opts.maxHeaderSize > 0 ? opts.maxHeaderSize : http.maxHeaderSize));
   const active = new Map<Socket, number>();
   let closing = false;
 

@@ -1,11 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setKernelOptions } from '../../src/kernels/options.js';
+import { parseTile, tileName } from '../../src/kernels/ops/tiled.js';
 import { type KernelTestEnv, assertClose, onCpu, onGpu, randomArray, reductionScale, rng, setupWebGpu } from './helpers.js';
 
 let env: KernelTestEnv;
 before(async () => { env = await setupWebGpu(); });
-after(() => { setKernelOptions({ matmul: undefined }); env.teardown(); });
+after(() => { setKernelOptions({ matmul: undefined, tile: undefined }); env.teardown(); });
 
 interface Case { a: number[]; b: number[]; ta?: boolean; tb?: boolean }
 
@@ -29,9 +30,16 @@ function shapeOut(c: Case): string {
   return `${c.a.join('x')}${c.ta ? 'ᵀ' : ''}·${c.b.join('x')}${c.tb ? 'ᵀ' : ''}`;
 }
 
-for (const variant of ['reg', 'tiled'] as const) {
-  describe(`matmul (${variant})`, () => {
-    before(() => { setKernelOptions({ matmul: variant }); });
+// The real-GPU variant is forced on lavapipe with each block tile the selector can pick (and an
+// 8×8-per-thread one), so every load mode (vec4/scalar, transposed) meets ragged tile edges.
+const VARIANTS = [
+  { variant: 'reg' as const, tile: undefined },
+  ...['32x32x32:4x4', '64x64x16:8x4', '128x64x16:8x4', '64x64x32:8x8'].map((t) => ({ variant: 'tiled' as const, tile: parseTile(t) })),
+];
+
+for (const { variant, tile } of VARIANTS) {
+  describe(`matmul (${variant}${tile ? ` ${tileName(tile)}` : ''})`, () => {
+    before(() => { setKernelOptions({ matmul: variant, tile }); });
     CASES.forEach((c, i) => {
       it(shapeOut(c), async () => {
         const { tf } = env;
@@ -51,6 +59,7 @@ for (const variant of ['reg', 'tiled'] as const) {
 }
 
 describe('fused matmul', () => {
+  before(() => { setKernelOptions({ matmul: undefined, tile: undefined }); });
   const acts = ['linear', 'relu', 'relu6', 'sigmoid', 'elu', 'leakyrelu'] as const;
   for (const activation of acts) {
     it(`bias + ${activation}`, async () => {

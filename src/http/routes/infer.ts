@@ -5,17 +5,19 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import type { InferenceRequest } from '../../runtime/api.js';
 import type { HttpDeps } from '../deps.js';
-import { unsupported } from '../../runtime/errors.js';
+import { unavailable, unsupported } from '../../runtime/errors.js';
 import { INFER_HEADER, parseInferHeaderLength } from '../binary.js';
 import { bodyLimitFor, readBody } from '../body.js';
 import { chooseEncoding, compress } from '../compression.js';
 import { decodeInferBody, encodeInferResponse } from '../infer-codec.js';
+import { withDeadline } from '../limits.js';
 import { modelPaths, route, type RouteModule } from './reply.js';
 
 type InferHandler = (ctx: Koa.Context, target: { model: string; version?: string }) => Promise<void>;
 
-function inferHandler({ runtime, maxInputSize }: HttpDeps): InferHandler {
+function inferHandler({ runtime, maxInputSize, limits }: HttpDeps): InferHandler {
   const limit = bodyLimitFor(maxInputSize);
+  const timeoutMs = limits?.requestTimeoutMs;
   return async (ctx, target) => {
     const body = await readBody(ctx.req, limit);
     const headerValue = ctx.req.headers[INFER_HEADER];
@@ -24,7 +26,11 @@ function inferHandler({ runtime, maxInputSize }: HttpDeps): InferHandler {
       ? 0 : parseInferHeaderLength(Array.isArray(headerValue) ? headerValue[0] : headerValue, body.length);
     const decoded = decodeInferBody(body, headerLength, target, runtime, maxInputSize);
 
-    const response = await runtime.infer(withAbortSignal(decoded.request, ctx.res));
+    const cancellable = withAbortSignal(decoded.request, ctx.res);
+    // A model that hangs must not hang its client: past the deadline the request is answered
+    // 503 and, if still queued, dropped; an execution already running is left to finish.
+    const response = await withDeadline(runtime.infer(cancellable.request), timeoutMs,
+      cancellable.abort, () => unavailable(`Request timeout expired: model '${target.model}' did not answer within ${(timeoutMs ?? 0) / 1000} s (--http-request-timeout-secs)`));
     const encoded = encodeInferResponse(response, decoded);
 
     const headers: OutgoingHttpHeaders = {};
@@ -61,23 +67,23 @@ function inferHandler({ runtime, maxInputSize }: HttpDeps): InferHandler {
 
 /**
  * The request with a `signal` that aborts when the client goes away before the response is
- * written. Controller and listener are made on first access: both showed up in profiles, and
- * the signal is only worth its cost to a runtime that looks at it.
+ * written, or when `abort()` is called (the request deadline). Controller and listener are made
+ * on first access: both showed up in profiles, and the signal is only worth its cost to a runtime
+ * that looks at it.
  */
-function withAbortSignal(request: InferenceRequest, res: ServerResponse): InferenceRequest {
+function withAbortSignal(request: InferenceRequest, res: ServerResponse): { request: InferenceRequest; abort: () => void } {
   let controller: AbortController | undefined;
-  return Object.defineProperty(request, 'signal', {
-    enumerable: true,
-    get: () => {
-      if (!controller) {
-        const c = new AbortController();
-        controller = c;
-        if (res.destroyed && !res.writableFinished) c.abort();
-        else res.once('close', () => { if (!res.writableFinished) c.abort(); });
-      }
-      return controller.signal;
-    },
-  });
+  const signal = (): AbortSignal => {
+    if (!controller) {
+      const c = new AbortController();
+      controller = c;
+      if (res.destroyed && !res.writableFinished) c.abort();
+      else res.once('close', () => { if (!res.writableFinished) c.abort(); });
+    }
+    return controller.signal;
+  };
+  Object.defineProperty(request, 'signal', { enumerable: true, get: signal });
+  return { request, abort: () => { signal(); controller!.abort(); } };
 }
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([0-9]+))?\/infer$/;
