@@ -1,7 +1,7 @@
 // Tensors in JSON (protocol §1.4/§1.5): decoding request `data` into HostTensor with Triton's
 // strict element typing and messages, and writing output `data` compactly and flat.
 import { InferenceServerError, invalidArg } from '../runtime/errors.js';
-import { ELEMENT_SIZE, isDataType, type DataType, type HostTensor, type TensorData } from '../runtime/types.js';
+import { allocateFixedTensorData, ELEMENT_SIZE, isDataType, type DataType, type HostTensor, type TensorData } from '../runtime/types.js';
 import { accessorText, unableToParse, type JsonKind } from './decode-error.js';
 import { JsonDouble } from './json.js';
 
@@ -104,7 +104,7 @@ export function decodeJsonTensor(input: JsonInput, maxInputSize: number): HostTe
 
   const byteSize = count * ELEMENT_SIZE[datatype];
   if (byteSize > maxInputSize) throw jsonInputTooLarge(name, byteSize, maxInputSize);
-  const data = allocateFixed(datatype, count);
+  const data = allocateFixedTensorData(datatype, count);
   // Fast path: a flat array of plain numbers (the common case) needs no per-element dispatch.
   if (input.data.length === count && fillFlat(datatype, input.data, data)) return { name, datatype, shape, data };
   const { read, kind } = readerFor(datatype);
@@ -184,22 +184,7 @@ function decodeBytes(top: unknown[], name: string, count: number, maxInputSize: 
 }
 
 function allocateEmpty(datatype: DataType): TensorData {
-  return datatype === 'BYTES' ? [] : allocateFixed(datatype, 0);
-}
-
-function allocateFixed(datatype: Exclude<DataType, 'BYTES'>, count: number): Exclude<TensorData, Uint8Array[]> {
-  switch (datatype) {
-    case 'BOOL': case 'UINT8': return new Uint8Array(count);
-    case 'INT8': return new Int8Array(count);
-    case 'UINT16': case 'FP16': case 'BF16': return new Uint16Array(count);
-    case 'INT16': return new Int16Array(count);
-    case 'UINT32': return new Uint32Array(count);
-    case 'INT32': return new Int32Array(count);
-    case 'UINT64': return new BigUint64Array(count);
-    case 'INT64': return new BigInt64Array(count);
-    case 'FP32': return new Float32Array(count);
-    case 'FP64': return new Float64Array(count);
-  }
+  return datatype === 'BYTES' ? [] : allocateFixedTensorData(datatype, 0);
 }
 
 // ---- output side ----

@@ -56,8 +56,8 @@ export function toConfigDataType(t: DataType): ConfigDataType {
   return t === 'BYTES' ? 'TYPE_STRING' : (`TYPE_${t}` as ConfigDataType);
 }
 
-/** Allocate zeroed storage for `count` elements of `datatype`. */
-export function allocateTensorData(datatype: DataType, count: number): TensorData {
+/** Zeroed storage for `count` elements of a fixed-size datatype. */
+export function allocateFixedTensorData(datatype: Exclude<DataType, 'BYTES'>, count: number): Exclude<TensorData, Uint8Array[]> {
   switch (datatype) {
     case 'BOOL': case 'UINT8': return new Uint8Array(count);
     case 'INT8': return new Int8Array(count);
@@ -69,8 +69,14 @@ export function allocateTensorData(datatype: DataType, count: number): TensorDat
     case 'INT64': return new BigInt64Array(count);
     case 'FP32': return new Float32Array(count);
     case 'FP64': return new Float64Array(count);
-    case 'BYTES': return Array.from({ length: count }, () => new Uint8Array(0));
   }
+}
+
+/** Zeroed storage for `count` elements of `datatype` (BYTES: empty byte strings). */
+export function allocateTensorData(datatype: DataType, count: number): TensorData {
+  return datatype === 'BYTES'
+    ? Array.from({ length: count }, () => new Uint8Array(0))
+    : allocateFixedTensorData(datatype, count);
 }
 
 export function elementCount(shape: readonly number[]): number {
