@@ -10,8 +10,10 @@ const program = new Command('dawnserve')
 addServeOptions(program.command('serve').description('serve a model repository over the KServe v2 / Triton HTTP protocol'))
   .action(async (opts: ServeOptions) => {
     const { startDawnserve, stopOnSignals } = await import('./server.js');
-    const server = await startDawnserve(opts);
-    stopOnSignals(server);
+    // Signals are handled from the start, so that SIGTERM during the startup loads exits cleanly.
+    const starting = startDawnserve(opts);
+    stopOnSignals(starting);
+    await starting;
   });
 
 program.command('doctor')

@@ -177,8 +177,8 @@ async function modelReady(base: string, model: string): Promise<boolean> {
 function row(p: HttpBenchPoint): string[] {
   return [
     p.scenario, String(p.connections),
-    fmt(p.dawnserve.reqPerSec, 1), fmt(p.dawnserve.p50_ms, 3), fmt(p.dawnserve.p90_ms, 3), fmt(p.dawnserve.p99_ms, 3), String(p.dawnserve.errors),
-    fmt(p.baseline.reqPerSec, 1), fmt(p.baseline.p50_ms, 3), fmt(p.baseline.p99_ms, 3), String(p.baseline.errors),
+    fmt(p.dawnserve.reqPerSec, p.dawnserve.reqPerSec < 10 ? 2 : 1), fmt(p.dawnserve.p50_ms, 3), fmt(p.dawnserve.p90_ms, 3), fmt(p.dawnserve.p99_ms, 3), String(p.dawnserve.errors),
+    fmt(p.baseline.reqPerSec, p.baseline.reqPerSec < 10 ? 2 : 1), fmt(p.baseline.p50_ms, 3), fmt(p.baseline.p99_ms, 3), String(p.baseline.errors),
     fmt(p.ratioReqPerSec, 2),
   ];
 }

@@ -66,7 +66,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadMeasurement> {
   const durationS = result.duration;
   return {
     requests: sorted.length,
-    reqPerSec: round(sorted.length / durationS, 1),
+    reqPerSec: round(sorted.length / durationS, sorted.length / durationS < 10 ? 3 : 1),
     p50_ms: round(percentile(sorted, 0.5), 3),
     p90_ms: round(percentile(sorted, 0.9), 3),
     p99_ms: round(percentile(sorted, 0.99), 3),
