@@ -11,7 +11,8 @@
 # SMOKE_METRICS_PORT (18002), SMOKE_IMAGE (localhost/dawnserve:cpu), SMOKE_BASE (localhost/bookworm:base),
 # SMOKE_REBUILD_BASE=1 (make the base again), SMOKE_CA_BUNDLE (CA bundle passed to the build as a
 # secret, for TLS-intercepting proxies; default the host's bundle, empty to pass none),
-# SMOKE_SKIP_BUILD=1 (test an image already built), SMOKE_KEEP=1 (leave the container for inspection).
+# SMOKE_NO_CACHE=1 (build without podman's layer cache), SMOKE_SKIP_BUILD=1 (test an image already
+# built), SMOKE_KEEP=1 (leave the container for inspection).
 # The container uses the host network and listens on 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,11 +73,11 @@ if [ "${SMOKE_REBUILD_BASE:-0}" = 1 ] || ! "${PODMAN[@]}" image exists "$BASE"; 
   # The mirror this machine already uses, not a hard-coded host.
   mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  mirror=${mirror:-http://deb.debian.org/debian}
+  [ -n "$mirror" ] || fail "no Debian mirror found in this machine's apt sources"
   rm -rf "$WORK/rootfs"
   debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
     || { tail -20 "$WORK/debootstrap.log" >&2; fail "debootstrap"; }
-  tar -C "$WORK/rootfs" -c . | "${PODMAN[@]}" import - "$BASE" >/dev/null
+  tar -C "$WORK/rootfs" -c . | "${PODMAN[@]}" import - "$BASE" >/dev/null 2>>"$WORK/podman.log"
   rm -rf "$WORK/rootfs"
 fi
 pass "base image $BASE ($("${PODMAN[@]}" run --rm --network host "$BASE" cat /etc/debian_version))"
@@ -85,10 +86,12 @@ pass "base image $BASE ($("${PODMAN[@]}" run --rm --network host "$BASE" cat /et
 if [ "${SMOKE_SKIP_BUILD:-0}" != 1 ]; then
   step "building $IMAGE from images/Dockerfile.cpu (log: $WORK/build.log)"
   secret=()
+  nocache=()
+  [ "${SMOKE_NO_CACHE:-0}" = 1 ] && nocache=(--no-cache)
   [ -n "$CA_BUNDLE" ] && [ -s "$CA_BUNDLE" ] && secret=(--secret "id=ca,src=$CA_BUNDLE")
   # --format docker: the OCI format has no HEALTHCHECK field and podman would drop it.
-  "${PODMAN[@]}" build --format docker --network host --build-arg "BASE_IMAGE=$BASE" \
-      --ignorefile images/Dockerfile.dockerignore "${secret[@]}" \
+  "${PODMAN[@]}" build --format docker --network host --build-arg "BASE_IMAGE=$BASE" --build-arg "NPM_REGISTRY=$(npm config get registry | sed 's:/*$::')" \
+      --ignorefile images/Dockerfile.dockerignore "${secret[@]}" "${nocache[@]}" \
       -f images/Dockerfile.cpu -t "$IMAGE" . >"$WORK/build.log" 2>&1 \
     || { tail -30 "$WORK/build.log" >&2; fail "image build"; }
   pass "image build ($(("$(date +%s)" - T0)) s so far)"

@@ -3,6 +3,7 @@
 // factory do it) so that it carries the features our kernels want (subgroups, shader-f16,
 // timestamp-query) and hand it to tfjs-backend-webgpu through a replacement backend factory:
 // tfjs and our kernels then share buffers and queue order on the same device.
+import { readdirSync } from 'node:fs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { BufferPools, type KernelProfiler } from './dispatcher.js';
 import { PipelineCache } from './pipeline-cache.js';
@@ -91,7 +92,7 @@ export function installWebGpuGlobals(): Promise<AdapterSummary> {
     // Node >= 21 has a getter-only navigator; defineProperty works on every version.
     Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpuInstance }, configurable: true, writable: true });
     const adapter = await gpuInstance.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('no WebGPU adapter (is a Vulkan driver such as Mesa lavapipe installed?)');
+    if (!adapter) throw new Error(noAdapterMessage());
     await installBackendFactory();
     return summarize(adapter);
   })();
@@ -196,4 +197,19 @@ export function contextForDevice(device: GPUDevice, adapter: GPUAdapter): GpuCon
 export function onDeviceLost(handler: DeviceLostHandler): () => void {
   lostHandlers.add(handler);
   return () => lostHandlers.delete(handler);
+}
+
+/**
+ * Why there is no adapter, with the fix that worked on a headless NVIDIA host: its stock ICD file names
+ * libGLX_nvidia.so.0, which cannot create a Vulkan instance without a display; libEGL_nvidia.so.0 can.
+ */
+function noAdapterMessage(): string {
+  const base = 'no WebGPU adapter (is a Vulkan loader and driver installed? Mesa lavapipe without a GPU)';
+  let nvidia = false;
+  try {
+    nvidia = readdirSync('/dev').some((f) => /^nvidia\d+$/.test(f));
+  } catch { /* no /dev listing: not Linux */ }
+  return nvidia
+    ? `${base}; an NVIDIA GPU is present: point VK_ICD_FILENAMES at an ICD file naming libEGL_nvidia.so.0 (images/vulkan/nvidia_icd.json)`
+    : base;
 }
