@@ -244,6 +244,49 @@ class MiscOps(nn.Module):
         return z, p.amax(dim=1) - p.amin(dim=1), t, eq + ex, torch.exp(-x.abs()).log1p()
 
 
+class IfNet(nn.Module):
+    """`if` on a tensor condition (scripted): an ONNX If whose branches read outer values."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(6, 4)
+        self.b = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = torch.tanh(x)
+        if x.sum() > 0:
+            y = self.a(h) * 2.0
+        else:
+            y = torch.relu(self.b(x)) - h[:, :4]
+        return y + 1.0
+
+
+class LoopNet(nn.Module):
+    """A `for` loop with a trip count from an input tensor, loop-carried state, and an `if` inside."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.Linear(8, 8)
+
+    def forward(self, x, steps):
+        h = torch.zeros_like(x)
+        acc = x
+        for i in range(int(steps.item())):
+            h = torch.tanh(self.cell(h) + x * float(i + 1))
+            if h.mean() > 0:
+                acc = acc + h
+            else:
+                acc = acc - 0.5 * h
+        return h, acc
+
+
+def export_scripted(name, module, example, input_names, output_names, cases, opset, dynamic_axes):
+    """torch.jit.script keeps Python control flow, which torch.onnx.export turns into If/Loop."""
+    module.eval()
+    export(name, torch.jit.script(module), example, input_names, output_names, cases, opset=opset,
+           dynamic_axes=dynamic_axes)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
@@ -311,6 +354,15 @@ def main():
            [(mx1, my1), (mx3, my3)],
            dynamic_axes={'x': batch, 'y': batch, 'z': batch, 'p': batch, 't': batch, 'eq': batch,
                          'soft': batch})
+    ifnet = IfNet()
+    pos, neg = rnd(2, 6).abs() + 0.1, -rnd(3, 6).abs() - 0.1
+    export_scripted('control_if', ifnet, (pos,), ['x'], ['y'], [(pos,), (neg,)], 13,
+                    {'x': batch, 'y': batch})
+    loop = LoopNet()
+    lx = rnd(2, 8)
+    export_scripted('control_loop', loop, (lx, torch.tensor(3)), ['x', 'steps'], ['h', 'acc'],
+                    [(lx, torch.tensor(3)), (rnd(3, 8), torch.tensor(5)), (rnd(1, 8), torch.tensor(0))], 13,
+                    {'x': batch, 'h': batch, 'acc': batch})
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f'total fixture bytes: {total}')
 

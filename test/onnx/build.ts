@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { encodeOnnxModel, OnnxType } from '../../src/runtime/onnx/model.js';
 
 export type AttrSpec =
-  | { f: number } | { i: number } | { s: string } | { ints: number[] } | { floats: number[] } | { t: TensorSpec };
+  | { f: number } | { i: number } | { s: string } | { ints: number[] } | { floats: number[] } | { t: TensorSpec } | { g: GraphSpec };
+
+/** A subgraph (If branches, Loop body): it may read any value of the graphs around it by name. */
+export interface GraphSpec { nodes: NodeSpec[]; inputs: IoSpec[]; outputs: IoSpec[]; initializers?: TensorSpec[] }
 
 export interface TensorSpec {
   name?: string;
@@ -20,39 +23,42 @@ export interface TensorSpec {
 }
 
 export interface NodeSpec { op: string; inputs: string[]; outputs: string[]; attrs?: Record<string, AttrSpec>; name?: string; domain?: string }
-export interface IoSpec { name: string; type?: number; dims: (number | string)[] }
+export interface IoSpec { name: string; type?: number; dims?: (number | string)[] }
 
 function attribute(name: string, a: AttrSpec): Record<string, unknown> {
   if ('f' in a) return { name, type: 1, f: a.f };
   if ('i' in a) return { name, type: 2, i: a.i };
   if ('s' in a) return { name, type: 3, s: Buffer.from(a.s) };
   if ('t' in a) return { name, type: 4, t: a.t };
+  if ('g' in a) return { name, type: 5, g: graph(a.g) };
   if ('floats' in a) return { name, type: 6, floats: a.floats };
   return { name, type: 7, ints: a.ints };
 }
 
 const io = (v: IoSpec) => ({
   name: v.name,
-  type: { tensorType: { elemType: v.type ?? OnnxType.FLOAT, shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  type: { tensorType: { elemType: v.type ?? OnnxType.FLOAT, ...(v.dims ? { shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } : {}) } },
 });
 
-export function buildModel(spec: {
-  nodes: NodeSpec[]; inputs: IoSpec[]; outputs: IoSpec[]; initializers?: TensorSpec[]; opset?: number; ir?: number;
-}): Uint8Array {
+function graph(spec: GraphSpec): Record<string, unknown> {
+  return {
+    name: 'g',
+    node: spec.nodes.map((n, i) => ({
+      name: n.name ?? `${n.op}_${i}`, opType: n.op, domain: n.domain ?? '', input: n.inputs, output: n.outputs,
+      attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
+    })),
+    initializer: spec.initializers ?? [],
+    input: spec.inputs.map(io),
+    output: spec.outputs.map(io),
+  };
+}
+
+export function buildModel(spec: GraphSpec & { opset?: number; ir?: number }): Uint8Array {
   return encodeOnnxModel({
     irVersion: spec.ir ?? 8,
     producerName: 'dawnserve-tests',
     opsetImport: [{ domain: '', version: spec.opset ?? 13 }],
-    graph: {
-      name: 'g',
-      node: spec.nodes.map((n, i) => ({
-        name: n.name ?? `${n.op}_${i}`, opType: n.op, domain: n.domain ?? '', input: n.inputs, output: n.outputs,
-        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
-      })),
-      initializer: spec.initializers ?? [],
-      input: spec.inputs.map(io),
-      output: spec.outputs.map(io),
-    },
+    graph: graph(spec),
   });
 }
 

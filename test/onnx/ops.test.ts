@@ -20,10 +20,13 @@ interface OpCase {
   /** Extra constant inputs after the fed ones ('' for an omitted optional input). */
   consts?: (TensorSpec | '')[];
   outputs?: number;
+  /** ONNX element types of the outputs (default FLOAT). */
+  outTypes?: number[];
   opset?: number;
 }
 
 const c = (name: string, op: string, inputs: number[][], rest: Omit<OpCase, 'name' | 'op' | 'inputs'> = {}): OpCase => ({ name, op, inputs, ...rest });
+const lens = (name: string, values: number[]): TensorSpec => ({ name, dataType: OnnxType.INT32, dims: [values.length], int32Data: values });
 const f = (name: string, dims: number[]) => floats(name, dims, Array.from(randomFloats(dims.reduce((a, b) => a * b, 1), 7)));
 
 const CASES: OpCase[] = [
@@ -69,6 +72,15 @@ const CASES: OpCase[] = [
   c('Einsum sum inside one operand', 'Einsum', [[2, 3, 4], [4, 5]], { attrs: { equation: { s: 'bij,jk->k' } } }),
   c('InstanceNormalization', 'InstanceNormalization', [[2, 3, 4, 4]], { consts: [f('s', [3]), f('b', [3])] }),
   c('LSTM reverse with peepholes', 'LSTM', [[4, 2, 3]], { consts: [f('W', [1, 20, 3]), f('R', [1, 20, 5]), f('B', [1, 40]), '', '', '', f('P', [1, 15])], attrs: { hidden_size: { i: 5 }, direction: { s: 'reverse' } }, outputs: 3 }),
+  c('Resize cubic half_pixel', 'Resize', [[1, 2, 4, 5]], { consts: ['', floats('scales', [4], [1, 1, 2, 1.6])], attrs: { mode: { s: 'cubic' } } }),
+  c('Resize cubic align_corners exclude_outside a=-0.5', 'Resize', [[1, 1, 5, 4]], { consts: ['', '', ints('sizes', [1, 1, 3, 7])], attrs: { mode: { s: 'cubic' }, coordinate_transformation_mode: { s: 'align_corners' }, exclude_outside: { i: 1 }, cubic_coeff_a: { f: -0.5 } } }),
+  c('Resize cubic asymmetric downscale', 'Resize', [[1, 1, 8, 8]], { consts: ['', floats('scales', [4], [1, 1, 0.5, 0.75])], attrs: { mode: { s: 'cubic' }, coordinate_transformation_mode: { s: 'asymmetric' } } }),
+  c('Resize opset 18 axes', 'Resize', [[1, 2, 3, 4]], { consts: ['', floats('scales', [2], [2, 1.5])], attrs: { mode: { s: 'linear' }, axes: { ints: [2, -1] } }, opset: 18 }),
+  c('MaxPool Indices with pads and strides', 'MaxPool', [[2, 3, 7, 6]], { attrs: { kernel_shape: { ints: [3, 2] }, strides: { ints: [2, 2] }, pads: { ints: [1, 0, 1, 1] } }, outputs: 2, outTypes: [OnnxType.FLOAT, OnnxType.INT64] }),
+  c('MaxPool Indices storage_order 1, ceil_mode', 'MaxPool', [[1, 2, 5, 5]], { attrs: { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 2] }, ceil_mode: { i: 1 }, storage_order: { i: 1 } }, outputs: 2, outTypes: [OnnxType.FLOAT, OnnxType.INT64] }),
+  c('MaxPool Indices 1-D dilated', 'MaxPool', [[2, 2, 9]], { attrs: { kernel_shape: { ints: [3] }, dilations: { ints: [2] } }, outputs: 2, outTypes: [OnnxType.FLOAT, OnnxType.INT64] }),
+  c('LSTM bidirectional sequence_lens', 'LSTM', [[4, 3, 3]], { consts: [f('W', [2, 20, 3]), f('R', [2, 20, 5]), f('B', [2, 40]), lens('sl', [4, 2, 1])], attrs: { hidden_size: { i: 5 }, direction: { s: 'bidirectional' } }, outputs: 3 }),
+  c('GRU sequence_lens, linear_before_reset', 'GRU', [[3, 2, 4]], { consts: [f('W', [1, 18, 4]), f('R', [1, 18, 6]), f('B', [1, 36]), lens('sl', [2, 3])], attrs: { hidden_size: { i: 6 }, linear_before_reset: { i: 1 } }, outputs: 2 }),
   c('GRU bidirectional', 'GRU', [[3, 2, 4]], { consts: [f('W', [2, 18, 4]), f('R', [2, 18, 6]), f('B', [2, 36])], attrs: { hidden_size: { i: 6 }, direction: { s: 'bidirectional' } }, outputs: 2 }),
 ];
 
@@ -81,7 +93,7 @@ function caseModel(k: OpCase): { path: string; feeds: HostTensor[] } {
     opset: k.opset ?? 13,
     nodes: [{ op: k.op, inputs: [...fed, ...constNames], outputs, attrs: k.attrs ?? {} }],
     inputs: k.inputs.map((s, i) => io(fed[i]!, s)),
-    outputs: outputs.map((o) => ({ name: o, dims: [] })),
+    outputs: outputs.map((o, i) => ({ name: o, type: k.outTypes?.[i] ?? OnnxType.FLOAT })),
     initializers: (k.consts ?? []).filter((t): t is TensorSpec => t !== ''),
   });
   const feeds = k.inputs.map((shape, i): HostTensor => ({
@@ -149,5 +161,49 @@ describe('Cast and integer outputs', () => {
     assert.deepEqual(Array.from(i!.data as BigInt64Array), [1n, -2n, 3n, 0n, 9n, -1n]);
     assert.deepEqual(Array.from(am!.data as BigInt64Array), [2n, 1n]);
     await executor.unload();
+  });
+});
+
+describe('LSTM layout 1 (batch-first)', () => {
+  // onnxruntime refuses layout = 1, so the reference is its layout-0 answer for transposed data.
+  it('equals the layout-0 result with batch and sequence swapped', async () => {
+    assert.equal(await useBackend('cpu'), true);
+    const [batch, seq, feat, hidden] = [2, 4, 3, 5];
+    const weights = [f('W', [2, 4 * hidden, feat]), f('R', [2, 4 * hidden, hidden]), f('B', [2, 8 * hidden])];
+    const model = (layout: number) => writeModel(buildModel({
+      opset: 14,
+      nodes: [{ op: 'LSTM', inputs: ['x', 'W', 'R', 'B', '', 'h0', 'c0'], outputs: ['y', 'yh', 'yc'], attrs: { hidden_size: { i: hidden }, direction: { s: 'bidirectional' }, layout: { i: layout } } }],
+      inputs: [{ name: 'x' }, { name: 'h0' }, { name: 'c0' }],
+      outputs: ['y', 'yh', 'yc'].map((name) => ({ name })),
+      initializers: weights,
+    }));
+    const t = (data: Float32Array, shape: number[], perm: number[]) => tf.tidy(() => tf.transpose(tf.tensor(data, shape), perm).dataSync() as Float32Array);
+    const x = randomFloats(batch * seq * feat, 21);
+    const h0 = randomFloats(batch * 2 * hidden, 22);
+    const c0 = randomFloats(batch * 2 * hidden, 23);
+    const feeds1: HostTensor[] = [
+      { name: 'x', datatype: 'FP32', shape: [batch, seq, feat], data: x },
+      { name: 'h0', datatype: 'FP32', shape: [batch, 2, hidden], data: h0 },
+      { name: 'c0', datatype: 'FP32', shape: [batch, 2, hidden], data: c0 },
+    ];
+    const ort = await runOrt(model(0), [
+      { name: 'x', datatype: 'FP32', shape: [seq, batch, feat], data: t(x, [batch, seq, feat], [1, 0, 2]) },
+      { name: 'h0', datatype: 'FP32', shape: [2, batch, hidden], data: t(h0, [batch, 2, hidden], [1, 0, 2]) },
+      { name: 'c0', datatype: 'FP32', shape: [2, batch, hidden], data: t(c0, [batch, 2, hidden], [1, 0, 2]) },
+    ]);
+    const { executor, config } = await loadExecutor(model(1));
+    try {
+      const [y, yh, yc] = await execute(executor, config, feeds1);
+      assert.deepEqual(y!.shape, [batch, seq, 2, hidden]);
+      const want = ort.get('y')!;
+      assertClose(numbers(y!), t(Float32Array.from(want.values), want.dims, [2, 0, 1, 3]), 'Y');
+      for (const [got, name] of [[yh!, 'yh'], [yc!, 'yc']] as const) {
+        const w = ort.get(name)!;
+        assert.deepEqual(got.shape, [batch, 2, hidden]);
+        assertClose(numbers(got), t(Float32Array.from(w.values), w.dims, [1, 0, 2]), name);
+      }
+    } finally {
+      await executor.unload();
+    }
   });
 });

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { OpTable, Tensor } from './types.js';
 import { hostInts } from './types.js';
+import { gelu as kernelGelu } from '../../../kernels/index.js';
 
 const hardSigmoid = (x: Tensor, alpha: number, beta: number): Tensor =>
   tf.clipByValue(tf.add(tf.mul(x, alpha), beta), 0, 1);
@@ -58,7 +59,7 @@ export const elementwiseOps: OpTable = {
   HardSwish: ({ inputs: [x] }) => tf.mul(x!, hardSigmoid(x!, 1 / 6, 0.5)),
   Gelu: ({ inputs: [x], attr }) => (attr.string('approximate', 'none') === 'tanh'
     ? tf.mul(tf.mul(x!, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x!, tf.mul(0.044715, tf.pow(x!, 3)))))))
-    : tf.mul(tf.mul(x!, 0.5), tf.add(1, tf.erf(tf.mul(x!, Math.SQRT1_2))))),
+    : kernelGelu(x!)), // erf form: dawnserve's kernel on webgpu, the same tfjs ops elsewhere
   Clip: {
     // Opset 11 moved min/max from attributes to optional inputs.
     hostInputs: ({ opset }) => (opset >= 11 ? [1, 2] : []),

@@ -7,12 +7,14 @@ import { nnOps } from './nn.js';
 import { reduceOps } from './reduce.js';
 import { recurrentOps } from './recurrent.js';
 import { einsumOps } from './einsum.js';
+import { INTERNAL_DOMAIN, nhwcOps } from './nhwc.js';
 
 export const opTable: OpTable = { ...elementwiseOps, ...shapeOps, ...nnOps, ...reduceOps, ...recurrentOps, ...einsumOps };
 
 export function lookupOp(domain: string, opType: string): OpDef | undefined {
-  if (domain !== '' && domain !== 'ai.onnx') return undefined;
-  const entry = Object.prototype.hasOwnProperty.call(opTable, opType) ? opTable[opType] : undefined;
+  const table = domain === '' || domain === 'ai.onnx' ? opTable : domain === INTERNAL_DOMAIN ? nhwcOps : undefined;
+  if (!table) return undefined;
+  const entry = Object.prototype.hasOwnProperty.call(table, opType) ? table[opType] : undefined;
   return entry && opDef(entry);
 }
 

@@ -3,12 +3,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { OpContext, OpTable, Tensor } from './types.js';
 import { axisOf, hostInts, opError } from './types.js';
+import { layerNorm as kernelLayerNorm } from '../../../kernels/index.js';
 
 const toNhwc = (x: Tensor) => tf.transpose(x, [0, 2, 3, 1]);
 const toNchw = (x: Tensor) => tf.transpose(x, [0, 3, 1, 2]);
 
 /** Begin/end padding per spatial dim from ONNX pads or auto_pad. */
-function spatialPads(ctx: OpContext, inSize: number[], k: number[], s: number[], d: number[]): [number[], number[]] {
+export function spatialPads(ctx: OpContext, inSize: number[], k: number[], s: number[], d: number[]): [number[], number[]] {
   const n = inSize.length;
   const autoPad = ctx.attr.string('auto_pad', 'NOTSET');
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
@@ -114,15 +115,16 @@ function convTranspose(ctx: OpContext): Tensor {
   return is1d ? tf.squeeze(out, [2]) : out;
 }
 
-function pool(ctx: OpContext, kind: 'max' | 'avg'): Tensor {
-  const { x4, is1d } = lift1d(ctx.inputs[0]!, ctx.node);
+/** Max/average pooling; `nhwc`: the input is already NHWC (the layout pass put it there) and so is the result. */
+export function pool(ctx: OpContext, kind: 'max' | 'avg', nhwc = false, indices = false): Tensor | Tensor[] {
+  const { x4, is1d } = nhwc ? { x4: ctx.inputs[0]!, is1d: false } : lift1d(ctx.inputs[0]!, ctx.node);
   const k = pairs2(ctx.attr.ints('kernel_shape'), is1d, 1);
   const s = pairs2(ctx.attr.ints('strides'), is1d, 1);
   const d = pairs2(ctx.attr.ints('dilations'), is1d, 1);
-  const [b1, e1] = spatialPads(ctx, x4.shape.slice(is1d ? 3 : 2), is1d ? [k[1]] : k, is1d ? [s[1]] : s, is1d ? [d[1]] : d);
+  const inSize = nhwc ? x4.shape.slice(1, 3) : x4.shape.slice(2);
+  const [b1, e1] = spatialPads(ctx, is1d ? inSize.slice(1) : inSize, is1d ? [k[1]] : k, is1d ? [s[1]] : s, is1d ? [d[1]] : d);
   const begin = is1d ? [0, b1[0]!] : b1;
   const end = is1d ? [0, e1[0]!] : e1;
-  const inSize = x4.shape.slice(2);
   // ceil_mode: extend the end so the last partial window exists; those cells never count.
   const extra = [0, 1].map((i) => {
     if (!ctx.attr.int('ceil_mode', 0)) return 0;
@@ -132,7 +134,8 @@ function pool(ctx: OpContext, kind: 'max' | 'avg'): Tensor {
     return Math.max(0, (out - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - (inSize[i]! + begin[i]! + end[i]!));
   });
   const pads: [number, number][] = [[0, 0], [begin[0]!, end[0]! + extra[0]!], [begin[1]!, end[1]! + extra[1]!], [0, 0]];
-  const x = toNhwc(x4) as tf.Tensor4D;
+  if (indices) return maxPoolWithIndices(x4, is1d, k, s, d, pads, ctx.attr.int('storage_order', 0) === 1);
+  const x = (nhwc ? x4 : toNhwc(x4)) as tf.Tensor4D;
   const padded = pads.some(([a, c]) => a || c);
   let y: Tensor;
   if (kind === 'max') {
@@ -150,8 +153,44 @@ function pool(ctx: OpContext, kind: 'max' | 'avg'): Tensor {
       y = tf.div(y, tf.avgPool(mask as tf.Tensor4D, k, s, 'valid'));
     }
   }
+  if (nhwc) return y;
   const out = toNchw(y);
   return is1d ? tf.squeeze(out, [2]) : out;
+}
+
+/**
+ * MaxPool with its Indices output (NCHW): a running max over the kernel's strided windows, the
+ * first maximum winning as in onnxruntime; indices into the flattened input, row-major by default
+ * or column-major per image with storage_order = 1.
+ */
+function maxPoolWithIndices(x: Tensor, is1d: boolean, k: number[], s: number[], d: number[], nhwcPads: [number, number][], colMajor: boolean): Tensor[] {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  // Indices travel as float32 (exact below 2^24): the wasm backend's int32 pad/where lose them.
+  if (n * c * h * w > 1 << 24) throw new Error('MaxPool Indices: input too large for exact indices');
+  const flat = tf.range(0, n * c * h * w, 1, 'float32');
+  const idx = colMajor
+    ? tf.reshape(tf.transpose(tf.reshape(flat, [n, c, w, h]), [0, 1, 3, 2]), x.shape)
+    : tf.reshape(flat, x.shape);
+  const pads: [number, number][] = [[0, 0], [0, 0], nhwcPads[1]!, nhwcPads[2]!];
+  const xp = tf.pad(x, pads, -Infinity);
+  const ip = tf.pad(idx, pads, -1);
+  const out = [0, 1].map((i) => Math.floor((xp.shape[i + 2]! - ((k[i]! - 1) * d[i]! + 1)) / s[i]!) + 1);
+  let best: Tensor | undefined;
+  let bestIdx: Tensor | undefined;
+  for (let i = 0; i < k[0]!; i++) {
+    for (let j = 0; j < k[1]!; j++) {
+      const b = [0, 0, i * d[0]!, j * d[1]!];
+      const e = [n, c, b[2]! + (out[0]! - 1) * s[0]! + 1, b[3]! + (out[1]! - 1) * s[1]! + 1];
+      const v = tf.stridedSlice(xp, b, e, [1, 1, s[0]!, s[1]!]);
+      const vi = tf.stridedSlice(ip, b, e, [1, 1, s[0]!, s[1]!]);
+      if (!best || !bestIdx) { best = v; bestIdx = vi; continue; }
+      const better = tf.greater(v, best);
+      best = tf.where(better, v, best);
+      bestIdx = tf.where(better, vi, bestIdx);
+    }
+  }
+  const indices = tf.cast(bestIdx!, 'int32');
+  return is1d ? [tf.squeeze(best!, [2]), tf.squeeze(indices, [2])] : [best!, indices];
 }
 
 /** Reshapes a per-channel vector to broadcast over NC… */
@@ -177,6 +216,12 @@ function layerNorm(ctx: OpContext): Tensor[] {
   const [x, scale, bias] = ctx.inputs;
   const axis = axisOf(ctx.attr.int('axis', -1), x!.rank);
   const axes = Array.from({ length: x!.rank - axis }, (_, i) => axis + i);
+  // Last-axis normalisation with only Y requested: dawnserve's fused kernel on webgpu (tfjs ops elsewhere).
+  const last = x!.shape[x!.rank - 1]!;
+  const perChannel = (t: Tensor | undefined): boolean => !t || (t.rank === 1 && t.shape[0] === last);
+  if (axis === x!.rank - 1 && ctx.node.outputs.length === 1 && perChannel(scale) && perChannel(ctx.has(2) ? bias : undefined)) {
+    return [kernelLayerNorm(x!, scale, ctx.has(2) ? bias : undefined, ctx.attr.float('epsilon', 1e-5))];
+  }
   const mean = tf.mean(x!, axes, true);
   const centered = tf.sub(x!, mean);
   const invStd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), axes, true), ctx.attr.float('epsilon', 1e-5)));
@@ -257,34 +302,80 @@ function nearestIndex(mode: string, x: number): number {
  * Resize as one gather (nearest) or two gathers and a lerp (linear) per resized axis: separable,
  * so it is exact for every coordinate mode and rank, not only tfjs's image resize modes.
  */
+/** Keys cubic convolution weight for distance |x| (coefficient a; PyTorch's bicubic uses −0.75). */
+function cubicWeight(x: number, a: number): number {
+  const d = Math.abs(x);
+  if (d <= 1) return ((a + 2) * d - (a + 3)) * d * d + 1;
+  if (d < 2) return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
+  return 0;
+}
+
+/**
+ * Resize as one gather (nearest), two gathers and a lerp (linear) or four weighted gathers (cubic)
+ * per resized axis: separable, so it is exact for every coordinate mode and rank, not only tfjs's
+ * image resize modes.
+ */
 function resize(ctx: OpContext): Tensor {
   const x = ctx.inputs[0]!;
   const legacy = ctx.node.opType === 'Upsample' || ctx.opset < 11;
-  const scalesIn = legacy ? (ctx.opset >= 9 ? hostInts(ctx, 1) : ctx.attr.floats('scales')) : hostInts(ctx, 2);
-  const sizes = legacy ? undefined : hostInts(ctx, 3);
+  let scalesIn = legacy ? (ctx.opset >= 9 ? hostInts(ctx, 1) : ctx.attr.floats('scales')) : hostInts(ctx, 2);
+  let sizes = legacy ? undefined : hostInts(ctx, 3);
   let mode = ctx.attr.string('mode', 'nearest');
   if (mode === 'bilinear') mode = 'linear';
-  if (mode !== 'nearest' && mode !== 'linear') throw opError(ctx.node, `mode '${mode}' is not supported`);
-  if (ctx.attr.has('axes')) throw opError(ctx.node, "the 'axes' attribute is not supported");
+  if (mode === 'bicubic') mode = 'cubic';
+  if (mode !== 'nearest' && mode !== 'linear' && mode !== 'cubic') throw opError(ctx.node, `mode '${mode}' is not supported`);
+  const policy = ctx.attr.string('keep_aspect_ratio_policy', 'stretch');
+  if (policy !== 'stretch') throw opError(ctx.node, `keep_aspect_ratio_policy '${policy}' is not supported`);
+  // Opset 18 `axes`: scales/sizes name only those axes; the others keep their size.
+  const axes = ctx.attr.ints('axes')?.map((a) => axisOf(a, x.rank));
+  if (axes) {
+    const expand = (v: number[] | undefined, fill: (i: number) => number) => {
+      if (!v || v.length === 0) return v;
+      const full = Array.from({ length: x.rank }, (_, i) => fill(i));
+      axes.forEach((a, i) => { full[a] = v[i]!; });
+      return full;
+    };
+    scalesIn = expand(scalesIn, () => 1);
+    sizes = expand(sizes, (i) => x.shape[i]!);
+  }
   const coordMode = legacy ? 'asymmetric' : ctx.attr.string('coordinate_transformation_mode', 'half_pixel');
   const nearestMode = legacy ? 'floor' : ctx.attr.string('nearest_mode', 'round_prefer_floor');
+  const cubicA = ctx.attr.float('cubic_coeff_a', -0.75);
+  const excludeOutside = ctx.attr.int('exclude_outside', 0) === 1;
   let y = x;
   for (let axis = 0; axis < x.rank; axis++) {
     const inSize = x.shape[axis]!;
     const useSizes = sizes !== undefined && sizes.length > 0;
-    const outSize = useSizes ? sizes[axis]! : Math.floor(inSize * scalesIn![axis]!);
+    const outSize = useSizes ? sizes![axis]! : Math.floor(inSize * scalesIn![axis]!);
     const scale = useSizes ? outSize / inSize : scalesIn![axis]!;
     if (outSize === inSize && scale === 1) continue;
     const src = Array.from({ length: outSize }, (_, o) => sourceCoord(coordMode, o, scale, inSize, outSize));
     const clamp = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
+    const wShape = new Array<number>(x.rank).fill(1);
+    wShape[axis] = outSize;
     if (mode === 'nearest') {
       y = tf.gather(y, tf.tensor1d(src.map((c) => clamp(nearestIndex(nearestMode, c))), 'int32'), axis);
       continue;
     }
+    if (mode === 'cubic') {
+      // Four taps at floor(c) − 1 … floor(c) + 2, clamped to the edge (or dropped with exclude_outside).
+      const taps = [-1, 0, 1, 2].map((k) => src.map((c) => Math.floor(c) + k));
+      const weights = taps.map((idx, k) => idx.map((i, o) => {
+        const w = cubicWeight(src[o]! - Math.floor(src[o]!) - (k - 1), cubicA);
+        return excludeOutside && (i < 0 || i >= inSize) ? 0 : w;
+      }));
+      if (excludeOutside) {
+        for (let o = 0; o < outSize; o++) {
+          const total = weights.reduce((acc, w) => acc + w[o]!, 0);
+          for (const w of weights) w[o] = w[o]! / total;
+        }
+      }
+      y = taps.map((idx, k) => tf.mul(tf.gather(y, tf.tensor1d(idx.map(clamp), 'int32'), axis), tf.tensor(weights[k]!, wShape, 'float32')))
+        .reduce((acc, t) => tf.add(acc, t));
+      continue;
+    }
     const c = src.map((v) => Math.min(Math.max(v, 0), inSize - 1));
     const i0 = c.map(Math.floor);
-    const wShape = new Array<number>(x.rank).fill(1);
-    wShape[axis] = outSize;
     const w = tf.tensor(c.map((v, i) => v - i0[i]!), wShape, 'float32');
     const lo = tf.gather(y, tf.tensor1d(i0, 'int32'), axis);
     const hi = tf.gather(y, tf.tensor1d(i0.map((i) => clamp(i + 1)), 'int32'), axis);
@@ -296,10 +387,7 @@ function resize(ctx: OpContext): Tensor {
 export const nnOps: OpTable = {
   Conv: conv,
   ConvTranspose: convTranspose,
-  MaxPool: (ctx) => {
-    if (ctx.node.outputs.length > 1 && ctx.node.outputs[1]) throw opError(ctx.node, 'the Indices output is not supported');
-    return pool(ctx, 'max');
-  },
+  MaxPool: (ctx) => pool(ctx, 'max', false, ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== ''),
   AveragePool: (ctx) => pool(ctx, 'avg'),
   GlobalAveragePool: ({ inputs: [x] }) => tf.mean(x!, Array.from({ length: x!.rank - 2 }, (_, i) => i + 2), true),
   GlobalMaxPool: ({ inputs: [x] }) => tf.max(x!, Array.from({ length: x!.rank - 2 }, (_, i) => i + 2), true),

@@ -1,8 +1,8 @@
-// LSTM and GRU (layout 0: [seq, batch, feature]), forward, reverse and bidirectional, unrolled over
+// LSTM and GRU (layout 0 [seq, batch, feature] or 1, batch-first; sequence_lens), forward, reverse and bidirectional, unrolled over
 // time with the input projection for all steps done as one matmul.
 import * as tf from '@tensorflow/tfjs-core';
 import type { OpContext, OpTable, Tensor } from './types.js';
-import { opError } from './types.js';
+import { hostInts, opError } from './types.js';
 
 type Act = (x: Tensor) => Tensor;
 
@@ -20,13 +20,20 @@ interface RnnSetup {
   x: Tensor; seq: number; batch: number; hidden: number; dirs: number;
   directions: ('forward' | 'reverse')[];
   acts: Act[];
+  /** Valid steps per batch entry (sequence_lens); undefined: all of them. */
+  lens?: number[];
+  /** Initial state input `i` in [dirs, batch, hidden] (layout 1 stores [batch, dirs, hidden]). */
+  initial(i: number): Tensor | undefined;
+  /** Y [seq, dirs, batch, hidden] and the final states, in the node's layout. */
+  finish(y: Tensor, states: Tensor[]): Tensor[];
 }
 
 function setup(ctx: OpContext, defaults: string[]): RnnSetup {
-  if (ctx.has(4)) throw opError(ctx.node, 'sequence_lens is not supported (pad sequences to equal length)');
-  if (ctx.attr.int('layout', 0) !== 0) throw opError(ctx.node, 'layout=1 is not supported');
   if (ctx.attr.has('clip')) throw opError(ctx.node, 'the clip attribute is not supported');
-  const x = ctx.inputs[0]!;
+  // layout 1 is batch-first: X [batch, seq, in], states [batch, dirs, hidden], Y [batch, seq, dirs, hidden].
+  const batchFirst = ctx.attr.int('layout', 0) === 1;
+  const x = batchFirst ? tf.transpose(ctx.inputs[0]!, [1, 0, 2]) : ctx.inputs[0]!;
+  const lens = hostInts(ctx, 4);
   const direction = ctx.attr.string('direction', 'forward');
   const dirs = direction === 'bidirectional' ? 2 : 1;
   const names = ctx.attr.strings('activations') ?? [...defaults, ...(dirs === 2 ? defaults : [])];
@@ -36,6 +43,13 @@ function setup(ctx: OpContext, defaults: string[]): RnnSetup {
     x, seq: x.shape[0]!, batch: x.shape[1]!, hidden: ctx.attr.int('hidden_size', ctx.inputs[2]!.shape[2]!), dirs,
     directions: direction === 'bidirectional' ? ['forward', 'reverse'] : [direction as 'forward' | 'reverse'],
     acts: names.map((n, i) => activation(ctx, n, alphas[i], betas[i])),
+    ...(lens && lens.some((l) => l < x.shape[0]!) ? { lens } : {}),
+    initial: (i) => (!ctx.has(i) ? undefined : batchFirst ? tf.transpose(ctx.inputs[i]!, [1, 0, 2]) : ctx.inputs[i]!),
+    finish: (y, states) => {
+      const all = [y, ...states];
+      return (batchFirst ? [tf.transpose(y, [2, 0, 1, 3]), ...states.map((t) => tf.transpose(t, [1, 0, 2]))] : all)
+        .slice(0, ctx.node.outputs.length);
+    },
   };
 }
 
@@ -47,22 +61,33 @@ function projectInput(x: Tensor, w: Tensor): Tensor {
 
 const dirSlice = (t: Tensor, d: number) => tf.squeeze(tf.slice(t, [d], [1]), [0]);
 
-/** Runs one direction; `step` maps (x·Wᵀ at t, state) → new state whose [0] is h. */
-function unroll(xw: Tensor, seq: number, reverse: boolean, state: Tensor[], step: (xt: Tensor, s: Tensor[]) => Tensor[]): { ys: Tensor[]; last: Tensor[] } {
+/**
+ * Runs one direction; `step` maps (x·Wᵀ at t, state) → new state whose [0] is h. With sequence
+ * lengths, entries past their length keep their state and output zeros (so a reverse pass starts
+ * at each entry's own last step).
+ */
+function unroll(xw: Tensor, seq: number, reverse: boolean, state: Tensor[], lens: number[] | undefined, step: (xt: Tensor, s: Tensor[]) => Tensor[]): { ys: Tensor[]; last: Tensor[] } {
   const steps = tf.unstack(xw, 0);
   const ys: Tensor[] = new Array<Tensor>(seq);
   let s = state;
   for (let k = 0; k < seq; k++) {
     const t = reverse ? seq - 1 - k : k;
-    s = step(steps[t]!, s);
-    ys[t] = s[0]!;
+    const next = step(steps[t]!, s);
+    if (lens && lens.some((l) => t >= l)) {
+      const valid = tf.broadcastTo(tf.tensor2d(lens.map((l) => t < l), [lens.length, 1], 'bool'), next[0]!.shape);
+      s = next.map((n, i) => tf.where(valid, n, s[i]!));
+      ys[t] = tf.where(valid, next[0]!, tf.zerosLike(next[0]!));
+    } else {
+      s = next;
+      ys[t] = s[0]!;
+    }
   }
   return { ys, last: s };
 }
 
 function lstm(ctx: OpContext): Tensor[] {
   const r = setup(ctx, ['Sigmoid', 'Tanh', 'Tanh']);
-  const [, W, R, B, , h0, c0, P] = ctx.inputs;
+  const [, W, R, B, , , , P] = ctx.inputs;
   const H = r.hidden;
   const zeros = tf.zeros([r.dirs, r.batch, H]);
   const inputForget = ctx.attr.int('input_forget', 0) === 1;
@@ -76,8 +101,8 @@ function lstm(ctx: OpContext): Tensor[] {
     const bias = ctx.has(3) ? tf.add(...(tf.split(dirSlice(B!, d), 2) as [Tensor, Tensor])) : tf.zeros([4 * H]);
     const p = ctx.has(7) ? tf.split(dirSlice(P!, d), 3) : undefined;
     const xw = tf.add(projectInput(r.x, w), bias);
-    const init = [dirSlice(ctx.has(5) ? h0! : zeros, d), dirSlice(ctx.has(6) ? c0! : zeros, d)];
-    const { ys, last } = unroll(xw, r.seq, dir === 'reverse', init, (xt, [hp, cp]) => {
+    const init = [dirSlice(r.initial(5) ?? zeros, d), dirSlice(r.initial(6) ?? zeros, d)];
+    const { ys, last } = unroll(xw, r.seq, dir === 'reverse', init, r.lens, (xt, [hp, cp]) => {
       const gates = tf.add(xt, tf.matMul(hp!, rw, false, true));
       let [gi, go, gf, gc] = tf.split(gates, 4, 1) as [Tensor, Tensor, Tensor, Tensor];
       if (p) { gi = tf.add(gi, tf.mul(p[0]!, cp!)); gf = tf.add(gf, tf.mul(p[2]!, cp!)); }
@@ -91,12 +116,12 @@ function lstm(ctx: OpContext): Tensor[] {
     Hs.push(last[0]!);
     Cs.push(last[1]!);
   });
-  return [tf.stack(Ys, 1), tf.stack(Hs, 0), tf.stack(Cs, 0)].slice(0, ctx.node.outputs.length);
+  return r.finish(tf.stack(Ys, 1), [tf.stack(Hs, 0), tf.stack(Cs, 0)]);
 }
 
 function gru(ctx: OpContext): Tensor[] {
   const r = setup(ctx, ['Sigmoid', 'Tanh']);
-  const [, W, R, B, , h0] = ctx.inputs;
+  const [, W, R, B] = ctx.inputs;
   const H = r.hidden;
   const linearBeforeReset = ctx.attr.int('linear_before_reset', 0) === 1;
   const Ys: Tensor[] = [];
@@ -110,8 +135,8 @@ function gru(ctx: OpContext): Tensor[] {
     const [rbz, rbr, rbh] = tf.split(rb, 3) as [Tensor, Tensor, Tensor];
     const rzr = tf.concat([rz, rr], 0);
     const rbzr = tf.concat([rbz, rbr]);
-    const init = [dirSlice(ctx.has(5) ? h0! : tf.zeros([r.dirs, r.batch, H]), d)];
-    const { ys, last } = unroll(xw, r.seq, dir === 'reverse', init, (xt, [hp]) => {
+    const init = [dirSlice(r.initial(5) ?? tf.zeros([r.dirs, r.batch, H]), d)];
+    const { ys, last } = unroll(xw, r.seq, dir === 'reverse', init, r.lens, (xt, [hp]) => {
       const [xz, xr, xh] = tf.split(xt, 3, 1) as [Tensor, Tensor, Tensor];
       const [hz, hr] = tf.split(tf.add(tf.matMul(hp!, rzr, false, true), rbzr), 2, 1) as [Tensor, Tensor];
       const z = f(tf.add(xz, hz));
@@ -124,10 +149,10 @@ function gru(ctx: OpContext): Tensor[] {
     Ys.push(tf.stack(ys, 0));
     Hs.push(last[0]!);
   });
-  return [tf.stack(Ys, 1), tf.stack(Hs, 0)].slice(0, ctx.node.outputs.length);
+  return r.finish(tf.stack(Ys, 1), [tf.stack(Hs, 0)]);
 }
 
 export const recurrentOps: OpTable = {
-  LSTM: lstm,
-  GRU: gru,
+  LSTM: { hostInputs: [4], run: lstm },
+  GRU: { hostInputs: [4], run: gru },
 };
