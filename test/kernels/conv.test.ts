@@ -2,6 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { setKernelOptions } from '../../src/kernels/options.js';
+import { parseTile } from '../../src/kernels/ops/tiled.js';
 import { type KernelTestEnv, assertClose, onCpu, onGpu, randomArray, reductionScale, rng, setupWebGpu } from './helpers.js';
 
 let env: KernelTestEnv;
@@ -27,7 +29,10 @@ async function checkOurs(f: () => Tensor4D, k: number, what: string): Promise<vo
   assertClose(values, expected, reductionScale(k), what);
 }
 
-describe('conv2d', () => {
+for (const [variant, tile] of [['reg', undefined], ['tiled', '32x64x16:4x4'], ['tiled', '64x64x16:4x4']] as const) {
+describe(`conv2d (${variant}${tile ? ` ${tile}` : ''})`, () => {
+  before(() => { setKernelOptions({ conv: variant, tile: tile ? parseTile(tile) : undefined }); });
+  after(() => { setKernelOptions({ conv: undefined, tile: undefined }); });
   CASES.forEach((c, i) => {
     it(`${c.x.join('x')} * ${c.f.join('x')} s${c.stride} ${c.pad}`, async () => {
       const { tf } = env;
@@ -53,6 +58,7 @@ describe('conv2d', () => {
     });
   }
 });
+}
 
 describe('depthwise conv2d', () => {
   const DW: Case[] = [

@@ -34,13 +34,16 @@ function shapeOut(c: Case): string {
 // 8×8-per-thread one), so every load mode (vec4/scalar, transposed) meets ragged tile edges.
 const VARIANTS = [
   { variant: 'reg' as const, tile: undefined },
-  ...['32x32x32:4x4', '64x64x16:8x4', '128x64x16:8x4', '64x64x32:8x8'].map((t) => ({ variant: 'tiled' as const, tile: parseTile(t) })),
+  ...['32x64x16:4x4', '32x32x16:4x4', '64x64x16:4x4', '64x64x32:8x8'].map((t) => ({ variant: 'tiled' as const, tile: parseTile(t) })),
 ];
 
 for (const { variant, tile } of VARIANTS) {
   describe(`matmul (${variant}${tile ? ` ${tileName(tile)}` : ''})`, () => {
     before(() => { setKernelOptions({ matmul: variant, tile }); });
-    CASES.forEach((c, i) => {
+    // Larger tiles take long to compile and run on lavapipe: they get the cases that cover each load mode.
+    const cases = !tile || tileName(tile) === '32x64x16:4x4' ? CASES : CASES.filter((_, i) => [1, 3, 4, 5, 6, 7, 9, 12].includes(i));
+    cases.forEach((c) => {
+      const i = CASES.indexOf(c);
       it(shapeOut(c), async () => {
         const { tf } = env;
         const rand = rng(1000 + i);

@@ -3,7 +3,8 @@
 // per output pixel, not per element. Register-blocked like the 'reg' matmul: 4 pixels × 4·nv
 // channels per thread, vec4 along Cin and Cout when they divide by 4, no workgroup memory.
 import { type Activation, activationWgsl } from './activation.js';
-import { epilogue } from './matmul.js';
+import { type MatMulVariant, epilogue } from './matmul.js';
+import { type TileConfig, tileName, tileWorkgroup, tiledMain } from './tiled.js';
 import { foldGroups } from './rows.js';
 import { type KernelProgram, ceilDiv, packUniforms, uniformStruct } from '../program.js';
 
@@ -16,6 +17,8 @@ export interface ConvGeometry {
 
 export interface Conv2DParams extends ConvGeometry {
   activation: Activation; leakyAlpha: number; bias: boolean; biasLen: number; nv: 1 | 2;
+  /** 'reg' (software adapters) or 'tiled' (real GPUs: implicit GEMM on the shared-memory core). */
+  variant: MatMulVariant; tile: TileConfig;
 }
 
 export interface DepthwiseParams extends ConvGeometry {
@@ -26,7 +29,7 @@ const CONV_UNIFORMS = [
   ['M', 'u32'], ['N', 'u32'], ['biasLen', 'u32'], ['alpha', 'f32'], ['leak', 'f32'],
   ['inH', 'i32'], ['inW', 'i32'], ['inC', 'u32'], ['outH', 'u32'], ['outW', 'u32'],
   ['fh', 'u32'], ['fw', 'u32'], ['strideH', 'i32'], ['strideW', 'i32'], ['dilH', 'i32'], ['dilW', 'i32'],
-  ['padTop', 'i32'], ['padLeft', 'i32'],
+  ['padTop', 'i32'], ['padLeft', 'i32'], ['K', 'u32'],
 ] as const;
 
 function convUniforms(g: ConvGeometry, M: number, N: number, biasLen: number, leak: number): ArrayBuffer {
@@ -34,7 +37,7 @@ function convUniforms(g: ConvGeometry, M: number, N: number, biasLen: number, le
     ['u32', M], ['u32', N], ['u32', biasLen], ['f32', 1], ['f32', leak],
     ['i32', g.inH], ['i32', g.inW], ['u32', g.inC], ['u32', g.outH], ['u32', g.outW],
     ['u32', g.fh], ['u32', g.fw], ['i32', g.strideH], ['i32', g.strideW], ['i32', g.dilH], ['i32', g.dilW],
-    ['i32', g.padTop], ['i32', g.padLeft],
+    ['i32', g.padTop], ['i32', g.padLeft], ['u32', g.fh * g.fw * g.inC],
   ]);
 }
 
@@ -96,12 +99,51 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
 }`;
 }
 
+// Implicit GEMM on the tiled core: A(m, k) is the im2col element of output pixel m and
+// k = (kh·fw + kw)·Cin + ci, computed per load (one div/mod chain per vec4 of A per K step).
+function convTiledSource(p: Conv2DParams): string {
+  const cinV = p.inC % 4 === 0;
+  const coutV = p.outC % 4 === 0;
+  const TA = cinV ? 'vec4<f32>' : 'f32';
+  const TB = coutV ? 'vec4<f32>' : 'f32';
+  return `${uniformStruct(CONV_UNIFORMS)}
+@group(0) @binding(0) var<storage, read> X : array<${TA}>;
+@group(0) @binding(1) var<storage, read> W : array<${TB}>;
+${p.bias ? '@group(0) @binding(2) var<storage, read> bias : array<f32>;' : ''}
+@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> C : array<${TB}>;
+@group(0) @binding(${p.bias ? 4 : 3}) var<uniform> u : Uniforms;
+${activationWgsl(p.activation)}
+${epilogue({ mask: false, bias: p.bias }, { outVec: coutV })}
+
+fn readA(z : u32, m : u32, k : u32) -> ${TA} {
+  if (m >= u.M || k >= u.K) { return ${TA}(0.0); }
+  let ci = k % u.inC;
+  let kq = k / u.inC;
+  let kw = kq % u.fw;
+  let kh = kq / u.fw;
+  let hw = u.outH * u.outW;
+  let n = m / hw;
+  let pix = m % hw;
+  let ih = i32(pix / u.outW) * u.strideH - u.padTop + i32(kh) * u.dilH;
+  let iw = i32(pix % u.outW) * u.strideW - u.padLeft + i32(kw) * u.dilW;
+  if (ih < 0 || ih >= u.inH || iw < 0 || iw >= u.inW) { return ${TA}(0.0); }
+  return X[(((n * u32(u.inH) + u32(ih)) * u32(u.inW) + u32(iw)) * u.inC + ci)${cinV ? ' / 4u' : ''}];
+}
+fn readB(z : u32, k : u32, n : u32) -> ${TB} {
+  if (k >= u.K || n >= u.N) { return ${TB}(0.0); }
+  return W[(k * u.N + n)${coutV ? ' / 4u' : ''}];
+}
+${tiledMain(p.tile, cinV ? 'k4' : 'k1', coutV ? 'n4' : 'n1')}`;
+}
+
 export const conv2dProgram: KernelProgram<Conv2DParams> = {
   name: 'conv2d',
-  key: (p) => `reg,nv${p.nv},${p.inC % 4 === 0 ? 'cV' : ''},${p.outC % 4 === 0 ? 'oV' : ''},${p.activation},${p.bias ? 'bias' : ''}`,
-  wgsl: convSource,
-  workgroupSize: [8, 8, 1],
-  dispatch: (p) => [ceilDiv(p.outC, 8 * 4 * p.nv), ceilDiv(p.batch * p.outH * p.outW, 32), 1],
+  key: (p) => `${p.variant === 'tiled' ? `tiled${tileName(p.tile)}` : `reg,nv${p.nv}`},${p.inC % 4 === 0 ? 'cV' : ''},${p.outC % 4 === 0 ? 'oV' : ''},${p.activation},${p.bias ? 'bias' : ''}`,
+  wgsl: (p) => (p.variant === 'tiled' ? convTiledSource(p) : convSource(p)),
+  workgroupSize: (p) => (p.variant === 'tiled' ? tileWorkgroup(p.tile) : [8, 8, 1]),
+  dispatch: (p) => (p.variant === 'tiled'
+    ? [ceilDiv(p.outC, p.tile.bn), ceilDiv(p.batch * p.outH * p.outW, p.tile.bm), 1]
+    : [ceilDiv(p.outC, 8 * 4 * p.nv), ceilDiv(p.batch * p.outH * p.outW, 32), 1]),
   uniforms: (p) => convUniforms(p, p.batch * p.outH * p.outW, p.outC, p.biasLen, p.leakyAlpha),
 };
 

@@ -223,23 +223,25 @@ export const matMulProgram: KernelProgram<MatMulParams> = {
   ]),
 };
 
-/** 32×32 tile, 8×8 threads × 4×4 (tfjs's shape); the fallback for small outputs. */
-export const TILE_32: TileConfig = { bm: 32, bn: 32, bk: 32, tm: 4, tn: 4 };
-/** 64×64 tile, 16×8 threads × 8×4. */
-export const TILE_64: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 4 };
-/** 128×64 tile, 16×16 threads × 8×4. */
-export const TILE_128: TileConfig = { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 };
+/** Default for the register-blocked variant's params (unused there). */
+export const TILE_32: TileConfig = { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 };
+/** 32 rows × 64 columns, 16×8 threads × 4×4. */
+export const TILE_32x64: TileConfig = { bm: 32, bn: 64, bk: 16, tm: 4, tn: 4 };
+/** 64×64, 16×16 threads × 4×4. */
+export const TILE_64: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
 /**
- * Block tile for the real-GPU variant, by output size: the largest tile that still gives enough
- * workgroups to fill a big GPU (an H100 has 132 SMs), so small outputs (M = 128, or 256²) get
- * smaller tiles and more parallelism.
+ * Block tile for the real-GPU variant, by the number of 64×64 output tiles. From the H100 sweep
+ * (bench/kernels-tiled-tune.ts, docs/kernels-tune-h100.json): 64×64 with 4×4 per thread won
+ * between ~100 and ~500 tiles (1024², 128×768·768×3072); above that (2048²) 32×32 won (the
+ * larger tiles lost 2× there); below (256², 512², the conv shapes) 32×64 won. 8×8 outputs per
+ * thread and 128-wide tiles lost everywhere on the H100 (0.2–1.1× tfjs).
  */
 export function chooseTile(M: number, N: number, batch: number): TileConfig {
-  const groups = (t: TileConfig): number => ceilDiv(M, t.bm) * ceilDiv(N, t.bn) * batch;
-  if (groups(TILE_128) >= 256) return TILE_128;
-  if (groups(TILE_64) >= 128) return TILE_64;
-  return TILE_32;
+  const tiles64 = ceilDiv(M, 64) * ceilDiv(N, 64) * batch;
+  if (tiles64 > 512) return TILE_32;
+  if (tiles64 > 64) return TILE_64;
+  return TILE_32x64;
 }
 
 /** Variant for an adapter: register blocking on CPU-backed adapters, shared-memory tiles on GPUs. */

@@ -27,12 +27,6 @@ export function tileWorkgroup(t: TileConfig): [number, number, number] {
   return [t.bn / t.tn, t.bm / t.tm, 1];
 }
 
-export function validTile(t: TileConfig): boolean {
-  const [wx, wy] = tileWorkgroup(t);
-  return t.tm % 4 === 0 && t.tn % 4 === 0 && t.bk % 4 === 0 && Number.isInteger(wx) && Number.isInteger(wy)
-    && wx * wy <= 256 && (t.bm * t.bk) % (4 * wx * wy) === 0 && (t.bn * t.bk) % (4 * wx * wy) === 0;
-}
-
 /**
  * The tiled main(). Expects in scope: `u.K`, `fn readA(z, m, k)` returning vec4 (for k4/m4) or f32,
  * `fn readB(z, k, n)` likewise, and `fn store(z, r, c, v : vec4<f32>)` (the epilogue).

@@ -1,7 +1,9 @@
 // Conv2D / FusedConv2D / DepthwiseConv2dNative (NHWC) over tfjs-backend-webgpu tensors.
 import { type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { type Activation, isActivation } from '../ops/activation.js';
-import { type ConvGeometry, conv2dProgram, depthwiseProgram } from '../ops/conv2d.js';
+import { type Conv2DParams, type ConvGeometry, conv2dProgram, depthwiseProgram } from '../ops/conv2d.js';
+import { chooseMatMulVariant } from '../ops/matmul.js';
+import { kernelOptions } from '../options.js';
 import { type WebGPUBackend, isFloat32OnGpuBackend, runOnBackend, sizeOf } from './bridge.js';
 
 export interface ConvAttrs {
@@ -54,8 +56,12 @@ export function conv2dOnBackend(backend: WebGPUBackend, x: TensorInfo, filter: T
   if (!geo) return undefined;
   const fused = fusedParts(o, geo.g.outC, false);
   if (!fused) return undefined;
-  const params = { ...geo.g, ...fused, nv: 1 as const };
-  return runOnBackend(backend, ins, [geo.outShape], (batch, bufs, [out]) => {
+  const g = geo.g;
+  return runOnBackend(backend, ins, [geo.outShape], (batch, bufs, [out], ctx) => {
+    const forced = kernelOptions.conv ?? kernelOptions.matmul;
+    const software = forced ? forced === 'reg' : ctx.adapter.software;
+    const { variant, tile } = chooseMatMulVariant(software, g.batch * g.outH * g.outW, g.outC, 1, kernelOptions.tile);
+    const params: Conv2DParams = { ...g, ...fused, nv: 1, variant, tile };
     batch.dispatch(conv2dProgram, params, [...bufs, out!]);
   })?.[0];
 }
