@@ -2,7 +2,7 @@
 // `startDawnserve` is what `dawnserve serve` runs; `Server` is the PyTriton-style library API.
 import pino, { type Logger } from 'pino';
 import type { ServeOptions } from './cli/serve-options.js';
-import { parseRestrictedApi } from './cli/serve-options.js';
+import { LIMIT_DEFAULTS, parseRestrictedApi } from './cli/serve-options.js';
 import { createHttpApp, startHttpServer, type HttpServerHandle } from './http/app.js';
 import { createMetricsApp } from './http/metrics-app.js';
 import { initBackend, tensorsAlive, type BackendSelection } from './runtime/backends.js';
@@ -18,6 +18,8 @@ export interface RunningServer {
   runtime: TritonRuntime;
   backend: BackendSelection;
   log: Logger;
+  /** tritonserver's --exit-timeout-secs, for stopOnSignals. */
+  exitTimeoutSecs?: number;
   /** Stops accepting, drains in-flight requests, unloads models. Idempotent. */
   close(): Promise<void>;
 }
@@ -25,7 +27,7 @@ export interface RunningServer {
 const DEFAULTS: ServeOptions = {
   modelRepository: './models', httpAddress: '0.0.0.0', httpPort: 8000, metricsPort: 8002,
   modelControlMode: 'none', loadModel: [], repositoryPollSecs: 15, backend: 'auto', logLevel: 'info',
-  httpMaxInputSize: 64 * 1024 * 1024, httpRestrictedApi: [], wgslKernels: true,
+  httpRestrictedApi: [], wgslKernels: true, ...LIMIT_DEFAULTS,
 };
 
 export const allExecutorFactories: readonly ExecutorFactory[] = [...executorFactories, onnxExecutorFactory];
@@ -55,6 +57,7 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
     backend: backend.backend,
     log,
     tensorsAlive,
+    loadTimeoutMs: opts.modelLoadTimeoutSecs * 1000,
   });
   for (const def of options.boundModels ?? []) {
     const name = def.name;
@@ -69,8 +72,12 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
     ...(backend.adapter ? { adapter: backend.adapter } : {}),
     ...(backend.wgslKernels ? { wgslKernels: backend.wgslKernels } : {}),
   });
-  const app = createHttpApp({ runtime, log, maxInputSize: opts.httpMaxInputSize, restrictedApis, serverInfo });
-  const http = await startHttpServer(app, { address: opts.httpAddress, port: opts.httpPort });
+  const requestTimeoutMs = opts.httpRequestTimeoutSecs * 1000;
+  const limits = { requestTimeoutMs, maxInFlight: opts.httpMaxInFlight };
+  const app = createHttpApp({ runtime, log, maxInputSize: opts.httpMaxInputSize, restrictedApis, serverInfo, limits });
+  const http = await startHttpServer(app, {
+    address: opts.httpAddress, port: opts.httpPort, requestTimeoutMs, maxHeaderSize: opts.httpMaxHeaderSize,
+  });
   let metrics: HttpServerHandle | undefined;
   if (opts.metricsPort !== 0) {
     metrics = await startHttpServer(createMetricsApp(runtime.metricsRegistry), { address: opts.httpAddress, port: opts.metricsPort });
@@ -79,7 +86,7 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
 
   let closing: Promise<void> | undefined;
   return {
-    httpPort: http.port, metricsPort: metrics?.port ?? 0, runtime, backend, log,
+    httpPort: http.port, metricsPort: metrics?.port ?? 0, runtime, backend, log, exitTimeoutSecs: opts.exitTimeoutSecs,
     close: () => (closing ??= (async () => {
       await Promise.all([http.close(), metrics?.close()]);
       await runtime.close();
@@ -88,20 +95,40 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
   };
 }
 
-/** SIGTERM/SIGINT: stop accepting, drain, unload, exit 0 (a second signal exits at once). */
-export function stopOnSignals(server: RunningServer): void {
+/**
+ * SIGTERM/SIGINT: stop accepting, drain, unload, exit 0 (a second signal exits at once). Given
+ * the server's start promise, a signal that arrives while models are still loading (no request
+ * has been accepted yet: the HTTP port opens after the startup loads) exits 0 without waiting
+ * for them. Past --exit-timeout-secs the process exits 1 even if work is still in flight, as
+ * tritonserver does.
+ */
+export function stopOnSignals(server: RunningServer | Promise<RunningServer>): void {
+  let running: RunningServer | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);
     stopping = true;
-    server.log.info({ signal }, 'draining in-flight requests');
-    server.close().then(() => process.exit(0), (e: unknown) => {
-      server.log.error({ err: e }, 'error while stopping');
+    if (!running) {
+      process.stderr.write(`dawnserve: ${signal} during startup, exiting before serving\n`);
+      process.exit(0);
+    }
+    const s = running;
+    s.log.info({ signal }, 'draining in-flight requests');
+    const secs = s.exitTimeoutSecs ?? 0;
+    if (secs > 0) {
+      setTimeout(() => {
+        s.log.warn({ exitTimeoutSecs: secs }, 'exit timeout expired with work still in flight; exiting now');
+        process.exit(1);
+      }, secs * 1000).unref();
+    }
+    s.close().then(() => process.exit(0), (e: unknown) => {
+      s.log.error({ err: e }, 'error while stopping');
       process.exit(1);
     });
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  void Promise.resolve(server).then((s) => { running = s; }, () => undefined);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -42,6 +42,9 @@ export interface ModelRepositoryManagerOptions {
   /** Called for each version that becomes READY; the runtime hooks statistics and metrics here. */
   observe?: (model: string, version: number) => SchedulerObserver | undefined;
   onLoaded?: (model: string, version: number, seconds: number) => void;
+  /** `--model-load-timeout-secs` in ms: a version (or the model file read for auto-complete)
+   *  not loaded by then is UNAVAILABLE with the reason; 0 or absent = no limit. */
+  loadTimeoutMs?: number;
 }
 
 export interface ModelVersion {
@@ -80,6 +83,15 @@ interface Prepared {
 
 const isGpu = (b: BackendName): boolean => b === 'tensorflow' || b === 'webgpu';
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Reasons (shown in the repository index and load errors) name files relative to the repository:
+ * clients are not told where the server keeps its files.
+ */
+function relativeToRepository(text: string, modelDir: string): string {
+  const root = path.dirname(modelDir);
+  return root.length > 1 ? text.split(root + path.sep).join('') : text;
+}
 
 export class ModelRepositoryManager {
   readonly controlMode: ModelControlMode;
@@ -344,7 +356,7 @@ export class ModelRepositoryManager {
     try {
       prepared = await this.prepare(repoModel, configJson, rawKey);
     } catch (e) {
-      const reason = message(e);
+      const reason = relativeToRepository(message(e), repoModel.dir);
       m.sourceKey = rawKey;
       if (![...m.versions.values()].some((v) => v.state === 'READY')) {
         m.reason = reason;
@@ -371,13 +383,22 @@ export class ModelRepositoryManager {
       throw new ModelConfigError(`at least one version must be available under the version policy of model '${name}'`);
     }
     const latestDir = path.join(repoModel.dir, String(versions.at(-1)));
+    // The model file is code or data the server opens: it must stay inside its version folder,
+    // whatever a config (or a load request's config override) names.
+    const named = partial.default_model_filename;
+    if (typeof named === 'string' && named !== '') {
+      const rel = path.relative(latestDir, path.resolve(latestDir, named));
+      if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+        throw new ModelConfigError(`default_model_filename '${named}' of model '${name}' must name a file inside the version folder`);
+      }
+    }
     const factory = await this.pickFactory(name, partial, latestDir);
     const filename = typeof partial.default_model_filename === 'string' && partial.default_model_filename !== ''
       ? partial.default_model_filename : factory.defaultFilename;
     let derived: DerivedConfig | undefined;
     if (needsAutoComplete(partial)) {
       try {
-        derived = await factory.deriveConfig(latestDir, filename);
+        derived = await this.withLoadTimeout(factory.deriveConfig(latestDir, filename), () => undefined);
       } catch (e) {
         throw new ModelConfigError(`unable to auto-complete the configuration of '${name}' from ${filename}: ${message(e)}`);
       }
@@ -527,7 +548,11 @@ export class ModelRepositoryManager {
   ): Promise<void> {
     const t0 = process.hrtime.bigint();
     try {
-      const executor = await load(ctx);
+      // A late executor (the load finished after its timeout) is unloaded, not leaked.
+      const executor = await this.withLoadTimeout(load(ctx), (late) => {
+        this.opts.log.warn({ model: name, version: entry.version }, 'model finished loading after its load timeout; unloading it');
+        void late.unload().catch(() => undefined);
+      });
       entry.executor = executor;
       const observer = this.opts.observe?.(name, entry.version);
       entry.scheduler = ctx.config.sequence_batching
@@ -540,8 +565,28 @@ export class ModelRepositoryManager {
       this.opts.log.info({ model: name, version: entry.version, backend: ctx.backend, seconds: secs }, 'model version ready');
     } catch (e) {
       entry.state = 'UNAVAILABLE';
-      entry.reason = message(e);
+      entry.reason = ctx.modelDir ? relativeToRepository(message(e), ctx.modelDir) : message(e);
       this.opts.log.error({ model: name, version: entry.version, err: entry.reason }, 'model version failed to load');
+    }
+  }
+
+  /** `work`, or a rejection once the load timeout passes (`late` receives what finishes after). */
+  private async withLoadTimeout<T>(work: Promise<T>, late: (value: T) => void): Promise<T> {
+    const ms = this.opts.loadTimeoutMs ?? 0;
+    if (!(ms > 0)) return work;
+    let timer: NodeJS.Timeout | undefined;
+    let expired = false;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        reject(new Error(`load did not finish within ${ms / 1000} s (--model-load-timeout-secs)`));
+      }, ms);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+      if (expired) work.then(late, () => undefined);
     }
   }
 

@@ -2,7 +2,7 @@
 // tensor specs and an `infer` function. Used by `model.js` files in a repository and by the
 // library API (`server.bind(...)`).
 import type * as tfType from '@tensorflow/tfjs-core';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DataType, HostTensor, Parameters } from '../types.js';
@@ -165,6 +165,17 @@ function disposeTensors(result: Record<string, unknown> | undefined): void {
   for (const v of Object.values(result)) if (isTensor(v)) v.dispose();
 }
 
+// Tensor leak detection. tfjs counts live tensors globally, so a model's leak is measured only
+// for an execution during which no other JS execution started or ended; others are not judged
+// (tfjs/ONNX executions running at the same time can still blur the count: a report, not a proof).
+let jsEpoch = 0;
+const leaks = new Map<string, number>();
+
+/** Tensors each JS model has left alive after its executions (model → count), as reported. */
+export function jsTensorLeaks(): ReadonlyMap<string, number> {
+  return leaks;
+}
+
 class JsExecutor implements Executor {
   private readonly batched: boolean;
   private readonly outputSpecs: Map<string, ModelOutput>;
@@ -180,6 +191,8 @@ class JsExecutor implements Executor {
     const batchSize = this.batched ? request.inputs.values().next().value?.shape[0] : undefined;
     return withBackend(this.ctx.backend, async (tf) => {
       let result: Record<string, unknown> | undefined;
+      const epoch = ++jsEpoch;
+      const before = tf.engine().state.numTensors;
       try {
         try {
           result = (await this.def.infer(inputs, {
@@ -204,6 +217,14 @@ class JsExecutor implements Executor {
         return out;
       } finally {
         disposeTensors(result);
+        const undisturbed = jsEpoch === epoch;
+        jsEpoch++;
+        const leaked = tf.engine().state.numTensors - before;
+        if (undisturbed && leaked > 0) {
+          leaks.set(modelName, (leaks.get(modelName) ?? 0) + leaked);
+          this.ctx.log.warn({ model: modelName, leaked, total: leaks.get(modelName) },
+            `model '${modelName}' left ${leaked} tfjs tensor(s) alive after infer; dispose them or return them as outputs`);
+        }
       }
     });
   }
@@ -221,12 +242,26 @@ export async function createJsExecutor(def: JsModelDefinition, ctx: ExecutorCont
   return new JsExecutor(def, ctx);
 }
 
+/**
+ * Code is imported only from inside the model's folder (in the repository): a model.js that is a
+ * symlink pointing elsewhere is refused before anything is imported.
+ */
+async function checkInsideModelFolder(file: string, modelDir: string): Promise<void> {
+  const real = await realpath(file).catch(() => path.resolve(file));
+  const rel = path.relative(await realpath(modelDir).catch(() => path.resolve(modelDir)), real);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw invalidArg(`JS model file '${path.basename(file)}' resolves outside its model folder`);
+  }
+}
+
 export const jsExecutorFactory: ExecutorFactory = {
   platforms: ['js'],
   defaultFilename: 'model.js',
 
   async deriveConfig(versionDir: string, filename: string): Promise<DerivedConfig> {
-    const def = await importDefinition(path.join(versionDir, filename));
+    const file = path.join(versionDir, filename);
+    await checkInsideModelFolder(file, path.dirname(versionDir));
+    const def = await importDefinition(file);
     const c = definitionToConfig(def, def.name ?? '');
     const derived: DerivedConfig & { dynamic_batching?: ModelDynamicBatching } = {
       backend: 'js', max_batch_size: c.max_batch_size, input: c.input, output: c.output,
@@ -237,6 +272,7 @@ export const jsExecutorFactory: ExecutorFactory = {
 
   async load(ctx: ExecutorContext): Promise<Executor> {
     const file = path.join(ctx.versionDir, ctx.config.default_model_filename || 'model.js');
+    await checkInsideModelFolder(file, ctx.modelDir);
     return createJsExecutor(await importDefinition(file), ctx);
   },
 };
