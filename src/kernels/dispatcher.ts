@@ -99,7 +99,49 @@ export class KernelProfiler {
   }
 }
 
-export class CommandBatch {
+/**
+ * Where a kernel records its dispatches: a standalone `CommandBatch` (own encoder, own submit) or,
+ * for tfjs tensors, tfjs-backend-webgpu's open encoder (`tfjs/bridge.ts`).
+ */
+export interface KernelRecorder {
+  /** Encodes one dispatch; `buffers` bind to @binding(0..n-1), the uniforms to @binding(n). */
+  dispatch<P>(program: KernelProgram<P>, p: P, buffers: readonly GPUBuffer[]): void;
+  /** A temporary storage buffer that stays valid until the dispatches that use it have run. */
+  scratch(bytes: number): GPUBuffer;
+}
+
+/**
+ * Records one dispatch into the pass `pass()` returns (opened only when there is work). The
+ * uniform buffer comes from `uniform(bytes)` and must stay untouched until the submit that reads
+ * it: `writeBuffer` runs at queue time, before a command buffer that is still being recorded.
+ * Returns false when the dispatch is empty.
+ */
+export function encodeDispatch<P>(ctx: GpuContext, pass: () => GPUComputePassEncoder, program: KernelProgram<P>, p: P,
+  buffers: readonly GPUBuffer[], uniform: (bytes: number) => GPUBuffer): boolean {
+  const [x, y, z] = program.dispatch(p);
+  if (x === 0 || y === 0 || z === 0) return false;
+  const max = ctx.adapter.limits['maxComputeWorkgroupsPerDimension'] ?? 65535;
+  if (x > max || y > max || z > max) {
+    throw new Error(`${program.name}: dispatch ${x}x${y}x${z} exceeds ${max} workgroups per dimension`);
+  }
+  const device = ctx.device;
+  const pipeline = ctx.pipelines.get(program, p);
+  const data = program.uniforms(p);
+  const ubuf = uniform(data.byteLength);
+  device.queue.writeBuffer(ubuf, 0, data);
+  const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+  entries.push({ binding: buffers.length, resource: { buffer: ubuf, size: data.byteLength } });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  const enc = pass();
+  enc.setPipeline(pipeline);
+  enc.setBindGroup(0, bindGroup);
+  enc.dispatchWorkgroups(x, y, z);
+  ctx.dispatches++;
+  return true;
+}
+
+/** Standalone batch: one encoder, one compute pass, one submit (raw-buffer tests and tuning benches). */
+export class CommandBatch implements KernelRecorder {
   private readonly encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | undefined;
   private readonly usedUniforms: GPUBuffer[] = [];
@@ -116,26 +158,11 @@ export class CommandBatch {
   /** Encodes one dispatch; `buffers` bind to @binding(0..n-1), the uniforms to @binding(n). */
   dispatch<P>(program: KernelProgram<P>, p: P, buffers: readonly GPUBuffer[]): void {
     if (this.submitted) throw new Error('CommandBatch already submitted');
-    const [x, y, z] = program.dispatch(p);
-    if (x === 0 || y === 0 || z === 0) return;
-    const max = this.ctx.adapter.limits['maxComputeWorkgroupsPerDimension'] ?? 65535;
-    if (x > max || y > max || z > max) {
-      throw new Error(`${program.name}: dispatch ${x}x${y}x${z} exceeds ${max} workgroups per dimension`);
-    }
-    const device = this.ctx.device;
-    const pipeline = this.ctx.pipelines.get(program, p);
-    const data = program.uniforms(p);
-    const ubuf = this.ctx.pools.uniform.acquire(data.byteLength);
-    device.queue.writeBuffer(ubuf, 0, data);
-    this.usedUniforms.push(ubuf);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    entries.push({ binding: buffers.length, resource: { buffer: ubuf, size: data.byteLength } });
-    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.openPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
-    this.ctx.dispatches++;
+    encodeDispatch(this.ctx, () => this.openPass(), program, p, buffers, (bytes) => {
+      const ubuf = this.ctx.pools.uniform.acquire(bytes);
+      this.usedUniforms.push(ubuf);
+      return ubuf;
+    });
   }
 
   /** A temporary storage buffer that lives until this batch is submitted. */

@@ -16,7 +16,9 @@ const CASES: Case[] = [
   { x: [1, 5, 5, 1], f: [3, 3, 1, 1], stride: 1, pad: 'same' },
   { x: [2, 9, 7, 3], f: [3, 3, 3, 5], stride: 1, pad: 'valid' },     // RGB-like, odd Cout
   { x: [1, 17, 17, 8], f: [3, 3, 8, 16], stride: 2, pad: 'same' },   // vec4 in/out, stride 2
-  { x: [1, 12, 12, 4], f: [1, 1, 4, 12], stride: 1, pad: 'valid' },  // 1×1
+  { x: [1, 12, 12, 4], f: [1, 1, 4, 12], stride: 1, pad: 'valid' },  // 1×1 → matmul
+  { x: [2, 5, 7, 3], f: [1, 1, 3, 5], stride: 1, pad: 'same' },      // 1×1 → matmul, scalar loads, batch 2
+  { x: [1, 7, 7, 8], f: [1, 1, 8, 16], stride: 2, pad: 'valid' },    // strided 1×1 stays a conv
   { x: [1, 11, 13, 4], f: [5, 3, 4, 8], stride: 1, pad: 1, dil: 2 }, // explicit pad + dilation
   { x: [1, 14, 14, 16], f: [3, 3, 16, 64], stride: 1, pad: 'same' },  // nv=2 path
 ];
@@ -42,6 +44,18 @@ describe(`conv2d (${variant}${tile ? ` ${tile}` : ''})`, () => {
       const f = () => tf.conv2d(tf.tensor4d(xv, c.x), tf.tensor4d(fv, c.f), c.stride, c.pad, 'NHWC', c.dil ?? 1);
       await checkOurs(f, c.f[0] * c.f[1] * c.f[2], 'conv2d');
     });
+  });
+
+  it('fused 1×1 (matmul route) with bias + relu6', async () => {
+    const { tf } = env;
+    const rand = rng(310);
+    const xv = randomArray(rand, 2 * 6 * 5 * 12);
+    const fv = randomArray(rand, 12 * 20);
+    const bv = randomArray(rand, 20);
+    const f = () => tf.fused.conv2d({
+      x: tf.tensor4d(xv, [2, 6, 5, 12]), filter: tf.tensor4d(fv, [1, 1, 12, 20]), strides: 1, pad: 'valid', bias: tf.tensor1d(bv), activation: 'relu6',
+    });
+    await checkOurs(f, 12, 'fused 1×1');
   });
 
   for (const activation of ['relu', 'sigmoid', 'elu'] as const) {

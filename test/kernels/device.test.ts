@@ -2,11 +2,12 @@
 // batched dispatches, device-lost hook.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type * as tfType from '@tensorflow/tfjs-core';
 import { contextForBackend, onDeviceLost } from '../../src/kernels/device.js';
 import { CommandBatch } from '../../src/kernels/dispatcher.js';
 import { matMulDefaults, matMulProgram } from '../../src/kernels/ops/matmul.js';
 import { packUniforms } from '../../src/kernels/program.js';
-import { type KernelTestEnv, onGpu, setupWebGpu } from './helpers.js';
+import { type KernelTestEnv, assertClose, onCpu, onGpu, randomArray, reductionScale, rng, setupWebGpu } from './helpers.js';
 
 let env: KernelTestEnv;
 before(async () => { env = await setupWebGpu(); });
@@ -64,6 +65,56 @@ describe('device layer', () => {
     assert.deepEqual([...new Float32Array(read.getMappedRange())], [14, 20, 30, 44]);
     read.unmap();
     assert.equal(ctx.dispatches - before, 2);
+  });
+
+  it("records our kernels into tfjs's encoder: no submit per kernel", async () => {
+    const { tf } = env;
+    const queue = (env.backend as unknown as { queue: GPUQueue }).queue;
+    const submit = queue.submit.bind(queue);
+    let submits = 0;
+    queue.submit = (cbs: Iterable<GPUCommandBuffer>) => { submits++; submit(cbs); };
+    try {
+      const x = tf.tensor2d(randomArray(rng(11), 6 * 10), [6, 10]);
+      await x.data(); // uploads and flushes whatever tfjs had pending
+      const before = env.dispatches();
+      submits = 0;
+      const y = tf.tidy(() => tf.softmax(tf.relu(tf.softmax(tf.softmax(x)))));
+      assert.equal(env.dispatches() - before, 3, 'our softmax ran three times');
+      assert.equal(submits, 0, 'kernels were recorded, not submitted');
+      const got = (await y.data()) as Float32Array;
+      assert.equal(submits, 1, 'one submit at readback');
+      const xv = await x.data();
+      const want = await onCpu(tf, () => tf.tidy(() => tf.softmax(tf.relu(tf.softmax(tf.softmax(tf.tensor2d(xv, [6, 10])))))));
+      assertClose(got, want, 1, 'softmax chain');
+      tf.dispose([x, y]);
+    } finally {
+      queue.submit = submit;
+    }
+  });
+
+  it('keeps inputs and uniforms valid until the submit that reads them', async () => {
+    const { tf } = env;
+    const rand = rng(12);
+    const n = 8;
+    // 20 dependent matmuls (more than tfjs's batch of 15) with a different uniform each and every
+    // intermediate disposed right away; fresh uploads of the same size could take a released buffer.
+    const ws = Array.from({ length: 20 }, () => randomArray(rand, n * n, -0.5, 0.5));
+    const x0 = randomArray(rand, 3 * n);
+    const run = (t: typeof tf) => {
+      let y: tfType.Tensor = t.tensor2d(x0, [3, n]);
+      ws.forEach((w, i) => {
+        const next = t.matMul(y, t.tensor2d(w, [n, n]), false, i % 2 === 1);
+        y.dispose();
+        y = next;
+        t.tensor2d(randomArray(rand, 3 * n), [3, n]).dispose();
+      });
+      return y;
+    };
+    const before = env.dispatches();
+    const got = await onGpu(env, () => run(tf));
+    assert.equal(env.dispatches() - before, 20);
+    const want = await onCpu(tf, () => run(tf));
+    assertClose(got.values, want, reductionScale(n) * 4, 'matmul chain');
   });
 
   it('packs uniforms as 4-byte fields padded to 16 bytes', () => {

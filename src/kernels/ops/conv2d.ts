@@ -16,7 +16,9 @@ export interface ConvGeometry {
 }
 
 export interface Conv2DParams extends ConvGeometry {
-  activation: Activation; leakyAlpha: number; bias: boolean; biasLen: number; nv: 1 | 2;
+  activation: Activation; leakyAlpha: number; bias: boolean; biasLen: number;
+  /** 'reg' block per thread: tm output pixels × 4·nv output channels. */
+  nv: 1 | 2; tm: 1 | 2 | 4 | 8;
   /** 'reg' (software adapters) or 'tiled' (real GPUs: implicit GEMM on the shared-memory core). */
   variant: MatMulVariant; tile: TileConfig;
 }
@@ -45,7 +47,8 @@ function convSource(p: Conv2DParams): string {
   const cinV = p.inC % 4 === 0;
   const coutV = p.outC % 4 === 0;
   const NV = p.nv;
-  const rows = [0, 1, 2, 3];
+  const TM = p.tm;
+  const rows = [...Array(TM).keys()];
   const vs = [...Array(NV).keys()];
   const bAt = (k: string, j: number): string => (coutV
     ? `W[(${k}) * N4 + min(col4 + ${j}u, N4 - 1u)]`
@@ -75,7 +78,7 @@ ${epilogue({ mask: false, bias: p.bias }, { outVec: coutV })}
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
   let z = 0u;
-  let row0 = gid.y * 4u;
+  let row0 = gid.y * ${TM}u;
   let col0 = gid.x * ${4 * NV}u;
   let col4 = gid.x * ${NV}u;
   let N4 = u.N / 4u;
@@ -138,12 +141,12 @@ ${tiledMain(p.tile, cinV ? 'k4' : 'k1', coutV ? 'n4' : 'n1')}`;
 
 export const conv2dProgram: KernelProgram<Conv2DParams> = {
   name: 'conv2d',
-  key: (p) => `${p.variant === 'tiled' ? `tiled${tileName(p.tile)}` : `reg,nv${p.nv}`},${p.inC % 4 === 0 ? 'cV' : ''},${p.outC % 4 === 0 ? 'oV' : ''},${p.activation},${p.bias ? 'bias' : ''}`,
+  key: (p) => `${p.variant === 'tiled' ? `tiled${tileName(p.tile)}` : `reg,nv${p.nv}tm${p.tm}`},${p.inC % 4 === 0 ? 'cV' : ''},${p.outC % 4 === 0 ? 'oV' : ''},${p.activation},${p.bias ? 'bias' : ''}`,
   wgsl: (p) => (p.variant === 'tiled' ? convTiledSource(p) : convSource(p)),
   workgroupSize: (p) => (p.variant === 'tiled' ? tileWorkgroup(p.tile) : [8, 8, 1]),
   dispatch: (p) => (p.variant === 'tiled'
     ? [ceilDiv(p.outC, p.tile.bn), ceilDiv(p.batch * p.outH * p.outW, p.tile.bm), 1]
-    : [ceilDiv(p.outC, 8 * 4 * p.nv), ceilDiv(p.batch * p.outH * p.outW, 32), 1]),
+    : [ceilDiv(p.outC, 8 * 4 * p.nv), ceilDiv(p.batch * p.outH * p.outW, 8 * p.tm), 1]),
   uniforms: (p) => convUniforms(p, p.batch * p.outH * p.outW, p.outC, p.biasLen, p.leakyAlpha),
 };
 

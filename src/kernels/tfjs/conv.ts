@@ -2,7 +2,7 @@
 import { type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { type Activation, isActivation } from '../ops/activation.js';
 import { type Conv2DParams, type ConvGeometry, conv2dProgram, depthwiseProgram } from '../ops/conv2d.js';
-import { chooseMatMulVariant } from '../ops/matmul.js';
+import { chooseMatMulVariant, matMulDefaults, matMulProgram } from '../ops/matmul.js';
 import { kernelOptions } from '../options.js';
 import { type WebGPUBackend, isFloat32OnGpuBackend, runOnBackend, sizeOf } from './bridge.js';
 
@@ -57,11 +57,20 @@ export function conv2dOnBackend(backend: WebGPUBackend, x: TensorInfo, filter: T
   const fused = fusedParts(o, geo.g.outC, false);
   if (!fused) return undefined;
   const g = geo.g;
+  // A 1×1 convolution with stride 1 and no padding is a plain matmul of NHWC pixels [N·H·W, Cin]
+  // by the filter [Cin, Cout] (tfjs and onnxruntime do the same): no im2col index math at all.
+  const pointwise = g.fh === 1 && g.fw === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop === 0 && g.padLeft === 0;
   return runOnBackend(backend, ins, [geo.outShape], (batch, bufs, [out], ctx) => {
     const forced = kernelOptions.conv ?? kernelOptions.matmul;
     const software = forced ? forced === 'reg' : ctx.adapter.software;
-    const { variant, tile } = chooseMatMulVariant(software, g.batch * g.outH * g.outW, g.outC, 1, kernelOptions.tile);
-    const params: Conv2DParams = { ...g, ...fused, nv: 1, variant, tile };
+    const M = g.batch * g.outH * g.outW;
+    if (pointwise) {
+      const mm = matMulDefaults({ M, N: g.outC, K: g.inC, ...fused, ...chooseMatMulVariant(software, M, g.outC, 1, kernelOptions.tile) });
+      batch.dispatch(matMulProgram, mm, [...bufs, out!]);
+      return;
+    }
+    const { variant, tile } = chooseMatMulVariant(software, M, g.outC, 1, kernelOptions.tile);
+    const params: Conv2DParams = { ...g, ...fused, nv: 1, tm: 4, variant, tile };
     batch.dispatch(conv2dProgram, params, [...bufs, out!]);
   })?.[0];
 }
