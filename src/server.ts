@@ -7,6 +7,7 @@ import { createHttpApp, startHttpServer, type HttpServerHandle } from './http/ap
 import { createMetricsApp } from './http/metrics-app.js';
 import { initBackend, tensorsAlive, type BackendSelection } from './runtime/backends.js';
 import { TritonRuntime } from './runtime/runtime.js';
+import { DeviceRecovery } from './runtime/device-recovery.js';
 import { executorFactories, createJsExecutor, definitionToConfig, type JsModelDefinition } from './runtime/executors/index.js';
 import { onnxExecutorFactory } from './runtime/onnx/executor.js';
 import type { ExecutorFactory } from './runtime/executor.js';
@@ -17,6 +18,8 @@ export interface RunningServer {
   metricsPort: number;
   runtime: TritonRuntime;
   backend: BackendSelection;
+  /** Reloads the models on a new device when the WebGPU device is lost. */
+  deviceRecovery: DeviceRecovery;
   log: Logger;
   /** tritonserver's --exit-timeout-secs, for stopOnSignals. */
   exitTimeoutSecs?: number;
@@ -59,6 +62,8 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
     tensorsAlive,
     loadTimeoutMs: opts.modelLoadTimeoutSecs * 1000,
   });
+  // Subscribed before the first load, so a loss during startup loads is recovered from too.
+  const deviceRecovery = new DeviceRecovery({ runtime, selection: backend, log, backendOptions: { wgslKernels: opts.wgslKernels } });
   for (const def of options.boundModels ?? []) {
     const name = def.name;
     if (!name) throw new Error('a bound model needs a name');
@@ -86,9 +91,10 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
 
   let closing: Promise<void> | undefined;
   return {
-    httpPort: http.port, metricsPort: metrics?.port ?? 0, runtime, backend, log, exitTimeoutSecs: opts.exitTimeoutSecs,
+    httpPort: http.port, metricsPort: metrics?.port ?? 0, runtime, backend, deviceRecovery, log, exitTimeoutSecs: opts.exitTimeoutSecs,
     close: () => (closing ??= (async () => {
       await Promise.all([http.close(), metrics?.close()]);
+      deviceRecovery.stop();
       await runtime.close();
       log.info('dawnserve stopped');
     })()),

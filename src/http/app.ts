@@ -4,10 +4,11 @@ import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { HttpDeps } from './deps.js';
 import { errorBody, rejectHead, routeFallback, versionGuard } from './middleware.js';
-import { inFlightLimit } from './limits.js';
+import { InFlightLimiter, inFlightLimit } from './limits.js';
+import { registerFastListener } from './listener.js';
 import { restrictedApis } from './restricted.js';
 import { healthRoutes } from './routes/health.js';
-import { inferFastPath, inferRoutes } from './routes/infer.js';
+import { inferFastPath, inferListener, inferRoutes } from './routes/infer.js';
 import { loggingRoutes } from './routes/logging.js';
 import { modelRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
@@ -32,11 +33,15 @@ export function createHttpApp(deps: HttpDeps): Koa {
   // Only inference responses are compressed (routes/infer.ts), as Triton does: the Triton aio client
   // always sends Accept-Encoding but decodes compressed bodies on infer only.
   app.use(restrictedApis(deps.restrictedApis));
-  app.use(inFlightLimit(deps.limits?.maxInFlight));
+  const inFlight = new InFlightLimiter(deps.limits?.maxInFlight);
+  app.use(inFlightLimit(inFlight));
   app.use(inferFastPath(deps));
   app.use(versionGuard());
   app.use(rejectHead((path) => router.match(path, 'GET').path.length > 0));
   app.use(router.routes());
   app.use(routeFallback());
+  // startHttpServer answers POST infer before Koa, with the same handler and the same limits.
+  const fast = inferListener(deps, inFlight);
+  if (fast) registerFastListener(app, fast);
   return app;
 }

@@ -1,4 +1,5 @@
 // One-job middleware shared by the app: error bodies, route guards, and the 404/405 fallback.
+import type { ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { InferenceServerError } from '../runtime/errors.js';
@@ -25,6 +26,29 @@ export function errorBody(log: Logger): Koa.Middleware {
       ctx.body = errorJson(reply.message);
     }
   };
+}
+
+/**
+ * errorBody for a request served without Koa (listener.ts): the same status, headers and body
+ * as Koa writes for errorBody's reply.
+ */
+export function writeError(log: Logger, res: ServerResponse, path: string, err: unknown): void {
+  const reply = errorReply(err);
+  if (!(err instanceof HttpError) && !(err instanceof InferenceServerError)) {
+    log.error({ err, path }, 'unexpected error while serving a request');
+  }
+  // Koa's ctx.writable
+  const writable = !res.writableEnded && (!res.socket || res.socket.writable);
+  if (res.headersSent || !writable) {
+    res.destroy();
+    return;
+  }
+  const body = errorJson(reply.message);
+  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.statusCode = reply.status;
+  res.end(body);
 }
 
 // Triton's model regex only accepts digits as a version, so anything else is an unknown route.

@@ -3,6 +3,7 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type Koa from 'koa';
+import { requestListener } from './listener.js';
 
 export interface HttpServerHandle {
   server: http.Server;
@@ -60,7 +61,7 @@ function onClientError(maxHeaderSize: number) {
 }
 
 export function startHttpServer(app: Koa, opts: HttpServerOptions): Promise<HttpServerHandle> {
-  const server = http.createServer(serverOptions(opts), app.callback());
+  const server = http.createServer(serverOptions(opts), requestListener(app));
   server.on('clientError', onClientError(opts.maxHeaderSize && opts.maxHeaderSize > 0 ? opts.maxHeaderSize : http.maxHeaderSize));
   const active = new Map<Socket, number>();
   let closing = false;

@@ -101,7 +101,9 @@ export function installWebGpuGlobals(): Promise<AdapterSummary> {
 
 // The backend module registers its stock factory at import time when navigator.gpu exists, so it
 // must be imported after the globals; we then swap in our factory at the same priority.
-async function installBackendFactory(): Promise<void> {
+// Device-loss recovery calls it again: removing the backend drops tfjs's instance (bound to the
+// lost device for life) and the next tf.setBackend('webgpu') runs our factory on a new device.
+export async function installBackendFactory(): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   const { WebGPUBackend: Backend } = await import('@tensorflow/tfjs-backend-webgpu');
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');

@@ -14,6 +14,9 @@ export { registerDawnKernels } from './register.js';
 /** Device-lost hook and adapter summary for the runtime and `doctor`. */
 export { onDeviceLost, type AdapterSummary, type DeviceLostInfo } from './device.js';
 
+/** Device-loss recovery: drop tfjs's webgpu backend and re-register our factory; a backend's device state. */
+export { installBackendFactory as resetWebGpuBackendFactory, contextForBackend } from './device.js';
+
 /** Ops tfjs has no kernel for (WGSL on webgpu, tfjs ops elsewhere), for the ONNX executor. */
 export { layerNorm, gelu, attention } from './functions.js';
 

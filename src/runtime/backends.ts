@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { installWebGpuGlobals, registerDawnKernels } from '../kernels/index.js';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { contextForBackend, installWebGpuGlobals, registerDawnKernels, resetWebGpuBackendFactory } from '../kernels/index.js';
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type Tf = typeof tf;
@@ -146,42 +147,93 @@ async function prepareCpu(): Promise<string> {
 async function initialiseOne(name: BackendName, opts: BackendOptions): Promise<InitResult> {
   let result = initialised.get(name);
   if (!result) {
-    result = (async (): Promise<InitResult> => {
-      const previous = tf.getBackend() as BackendName | undefined;
-      try {
-        let detail: string;
-        let adapter: WebGpuAdapterSummary | undefined;
-        switch (name) {
-          case 'tensorflow': detail = await prepareTensorflow(); break;
-          case 'webgpu': ({ detail, adapter } = await prepareWebGpu()); break;
-          case 'wasm': detail = await prepareWasm(); break;
-          case 'cpu': detail = await prepareCpu(); break;
-        }
-        if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') failed to initialise the backend`);
-        // tfjs-backend-cpu greets Node users with advice to install tfjs-node on first use; the
-        // server has already said which backend it chose and why.
-        if (name === 'cpu') (tf.engine().registry['cpu'] as unknown as { firstUse?: boolean }).firstUse = false;
-        let wgslKernels: string[] | undefined;
-        if (name === 'webgpu' && opts.wgslKernels !== false) {
-          // Our kernels are an optimisation over tfjs's own, which stay registered as the fallback.
-          try {
-            wgslKernels = await registerDawnKernels();
-          } catch (e) {
-            detail += ` (WGSL kernels not registered, using tfjs's: ${errorText(e)})`;
-          }
-        }
-        return { ok: true, detail, adapter, wgslKernels };
-      } catch (e) {
-        // A failed tf.setBackend leaves tfjs pointing at the failed backend: point it back.
-        await restoreActive(previous);
-        return { ok: false, detail: errorText(e) };
-      }
-    })();
+    result = initialise(name, opts);
     initialised.set(name, result);
   }
   const r = await result;
   if (r.ok && tf.getBackend() !== name) await tf.setBackend(name);
   return r;
+}
+
+/** One initialisation attempt; leaves `name` the active tfjs backend when it succeeds. */
+async function initialise(name: BackendName, opts: BackendOptions): Promise<InitResult> {
+  const previous = tf.getBackend() as BackendName | undefined;
+  try {
+    let detail: string;
+    let adapter: WebGpuAdapterSummary | undefined;
+    switch (name) {
+      case 'tensorflow': detail = await prepareTensorflow(); break;
+      case 'webgpu': ({ detail, adapter } = await prepareWebGpu()); break;
+      case 'wasm': detail = await prepareWasm(); break;
+      case 'cpu': detail = await prepareCpu(); break;
+    }
+    if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') failed to initialise the backend`);
+    // tfjs-backend-cpu greets Node users with advice to install tfjs-node on first use; the
+    // server has already said which backend it chose and why.
+    if (name === 'cpu') (tf.engine().registry['cpu'] as unknown as { firstUse?: boolean }).firstUse = false;
+    let wgslKernels: string[] | undefined;
+    if (name === 'webgpu' && opts.wgslKernels !== false) {
+      // Our kernels are an optimisation over tfjs's own, which stay registered as the fallback.
+      try {
+        wgslKernels = await registerDawnKernels();
+      } catch (e) {
+        detail += ` (WGSL kernels not registered, using tfjs's: ${errorText(e)})`;
+      }
+    }
+    return { ok: true, detail, adapter, wgslKernels };
+  } catch (e) {
+    // A failed tf.setBackend leaves tfjs pointing at the failed backend: point it back.
+    await restoreActive(previous);
+    return { ok: false, detail: errorText(e) };
+  }
+}
+
+/** True when the device under tfjs's current webgpu backend instance has been lost. */
+export function webGpuDeviceLost(): boolean {
+  const backend = tf.engine().registry['webgpu'];
+  return backend != null && contextForBackend(backend as unknown as WebGPUBackend).lost !== undefined;
+}
+
+/** What re-creating the webgpu backend produced (see reinitialiseWebGpu). */
+export interface WebGpuReinit { detail: string; adapter?: WebGpuAdapterSummary; wgslKernels?: string[] }
+
+/**
+ * Device loss: tfjs-backend-webgpu binds one GPUDevice to its backend instance for life, so the
+ * instance is removed, our factory (src/kernels) registered again, and the backend initialised
+ * anew, which requests a new device; our kernels are registered over tfjs's again (a no-op for
+ * those already wrapped: the kernel registry is keyed by backend name, not instance). Callers
+ * first unload every model on webgpu: their tensors belong to the old instance. Rejects with the
+ * reason when no device can be created; webgpu then stays failed for later withBackend calls.
+ */
+export async function reinitialiseWebGpu(opts: BackendOptions = {}): Promise<WebGpuReinit> {
+  // Shared with webgpu work, exclusive with other backends: setBackend switches the global one.
+  await lock.acquire('webgpu');
+  try {
+    // Several runtimes in one process each recover from the same loss; re-create the device once.
+    const current = initialised.get('webgpu');
+    if (current && tf.engine().registry['webgpu'] != null && !webGpuDeviceLost()) {
+      const r = await current;
+      if (r.ok) return { detail: r.detail, ...(r.adapter ? { adapter: r.adapter } : {}), ...(r.wgslKernels ? { wgslKernels: r.wgslKernels } : {}) };
+    }
+    const result = (async (): Promise<InitResult> => {
+      try {
+        await resetWebGpuBackendFactory();
+      } catch (e) {
+        return { ok: false, detail: `removing the lost webgpu backend failed: ${errorText(e)}` };
+      }
+      return initialise('webgpu', opts);
+    })();
+    // Set at once, so concurrent withBackend('webgpu') calls wait for this device, not the old one.
+    initialised.set('webgpu', result);
+    const r = await result;
+    if (!r.ok) throw new Error(r.detail);
+    const out: WebGpuReinit = { detail: r.detail };
+    if (r.adapter) out.adapter = r.adapter;
+    if (r.wgslKernels) out.wgslKernels = r.wgslKernels;
+    return out;
+  } finally {
+    lock.release();
+  }
 }
 
 /** A backend that tfjs knows and that is initialised, to recover from a failed setBackend. */

@@ -16,43 +16,66 @@ export interface MetricsOptions {
 const MV = ['model', 'version'] as const;
 const us = (ns: number): number => ns / 1000;
 
+type Labels = { model: string; version: string };
+
+/**
+ * One model version's counts since the last scrape. Requests only add to plain numbers; the
+ * prom-client metrics are brought up to date when scraped (their `collect`): prom-client hashes
+ * the label set on every `inc`, which cost more per request than the statistics themselves.
+ * `undefined` = never counted, so that a series appears when it first counts, as with `inc`.
+ */
+interface Series {
+  labels: Labels;
+  success?: number;
+  inferenceCount?: number;
+  exec?: number;
+  requestUs?: number;
+  queueUs?: number;
+  inputUs?: number;
+  inferUs?: number;
+  outputUs?: number;
+  pending?: number;
+  failures: Partial<Record<FailureReason, number>>;
+}
+
+type DeltaField = 'success' | 'inferenceCount' | 'exec' | 'requestUs' | 'queueUs' | 'inputUs' | 'inferUs' | 'outputUs';
+
 export class RuntimeMetrics {
   readonly registry = new Registry();
-  private readonly success: Counter<'model' | 'version'>;
-  private readonly failure: Counter<'model' | 'version' | 'reason'>;
-  private readonly inferenceCount: Counter<'model' | 'version'>;
-  private readonly execCount: Counter<'model' | 'version'>;
-  private readonly requestDuration: Counter<'model' | 'version'>;
-  private readonly queueDuration: Counter<'model' | 'version'>;
-  private readonly computeInput: Counter<'model' | 'version'>;
-  private readonly computeInfer: Counter<'model' | 'version'>;
-  private readonly computeOutput: Counter<'model' | 'version'>;
-  private readonly pending: Gauge<'model' | 'version'>;
+  private readonly series = new Map<string, Map<string, Series>>();
   private readonly loadDuration: Gauge<'model' | 'version'>;
 
   constructor(opts: MetricsOptions) {
     const registers = [this.registry];
-    const counter = (name: string, help: string) => new Counter({ name, help, labelNames: MV, registers });
-    this.success = counter('nv_inference_request_success', 'Number of successful inference requests, all batch sizes');
-    this.failure = new Counter({
+    const counter = (name: string, help: string, field: DeltaField) => {
+      const flush = (c: Counter<'model' | 'version'>): void => this.flush(c, field);
+      return new Counter({ name, help, labelNames: MV, registers, collect() { flush(this); } });
+    };
+    counter('nv_inference_request_success', 'Number of successful inference requests, all batch sizes', 'success');
+    const flushFailures = (c: Counter<'model' | 'version' | 'reason'>): void => this.flushFailures(c);
+    new Counter({
       name: 'nv_inference_request_failure', help: 'Number of failed inference requests, all batch sizes',
-      labelNames: [...MV, 'reason'], registers,
+      labelNames: [...MV, 'reason'], registers, collect() { flushFailures(this); },
     });
-    this.inferenceCount = counter('nv_inference_count', 'Number of inferences performed (does not include cached requests)');
-    this.execCount = counter('nv_inference_exec_count', 'Number of model executions performed (does not include cached requests)');
-    this.requestDuration = counter('nv_inference_request_duration_us',
-      'Cumulative inference request duration in microseconds (includes cached requests)');
-    this.queueDuration = counter('nv_inference_queue_duration_us',
-      'Cumulative inference queuing duration in microseconds (includes cached requests)');
-    this.computeInput = counter('nv_inference_compute_input_duration_us',
-      'Cumulative compute input duration in microseconds (does not include cached requests)');
-    this.computeInfer = counter('nv_inference_compute_infer_duration_us',
-      'Cumulative compute inference duration in microseconds (does not include cached requests)');
-    this.computeOutput = counter('nv_inference_compute_output_duration_us',
-      'Cumulative inference compute output duration in microseconds (does not include cached requests)');
-    this.pending = new Gauge({
+    counter('nv_inference_count', 'Number of inferences performed (does not include cached requests)', 'inferenceCount');
+    counter('nv_inference_exec_count', 'Number of model executions performed (does not include cached requests)', 'exec');
+    counter('nv_inference_request_duration_us',
+      'Cumulative inference request duration in microseconds (includes cached requests)', 'requestUs');
+    counter('nv_inference_queue_duration_us',
+      'Cumulative inference queuing duration in microseconds (includes cached requests)', 'queueUs');
+    counter('nv_inference_compute_input_duration_us',
+      'Cumulative compute input duration in microseconds (does not include cached requests)', 'inputUs');
+    counter('nv_inference_compute_infer_duration_us',
+      'Cumulative compute inference duration in microseconds (does not include cached requests)', 'inferUs');
+    counter('nv_inference_compute_output_duration_us',
+      'Cumulative inference compute output duration in microseconds (does not include cached requests)', 'outputUs');
+    const setPending = (g: Gauge<'model' | 'version'>): void => {
+      for (const s of this.allSeries()) if (s.pending !== undefined) g.set(s.labels, s.pending);
+    };
+    new Gauge({
       name: 'nv_inference_pending_request_count',
       help: 'Instantaneous number of pending requests awaiting execution per-model.', labelNames: MV, registers,
+      collect() { setPending(this); },
     });
     this.loadDuration = new Gauge({
       name: 'nv_model_load_duration_secs', help: 'Model load time in seconds', labelNames: MV, registers,
@@ -78,28 +101,67 @@ export class RuntimeMetrics {
     }
   }
 
+  private seriesFor(model: string, version: string): Series {
+    let byVersion = this.series.get(model);
+    if (!byVersion) {
+      byVersion = new Map();
+      this.series.set(model, byVersion);
+    }
+    let s = byVersion.get(version);
+    if (!s) {
+      s = { labels: { model, version }, failures: {} };
+      byVersion.set(version, s);
+    }
+    return s;
+  }
+
+  private *allSeries(): Iterable<Series> {
+    for (const byVersion of this.series.values()) yield* byVersion.values();
+  }
+
+  private flush(c: Counter<'model' | 'version'>, field: DeltaField): void {
+    for (const s of this.allSeries()) {
+      const delta = s[field];
+      if (delta === undefined) continue;
+      c.inc(s.labels, delta);
+      s[field] = 0;
+    }
+  }
+
+  private flushFailures(c: Counter<'model' | 'version' | 'reason'>): void {
+    for (const s of this.allSeries()) {
+      for (const [reason, delta] of Object.entries(s.failures)) {
+        c.inc({ ...s.labels, reason }, delta);
+        s.failures[reason as FailureReason] = 0;
+      }
+    }
+  }
+
   requestSuccess(model: string, version: string, batchSize: number, totalNs: number, queueNs: number, c: ComputeTimes): void {
-    const l = { model, version };
-    this.success.inc(l);
-    this.inferenceCount.inc(l, batchSize);
-    this.requestDuration.inc(l, us(totalNs));
-    this.queueDuration.inc(l, us(queueNs));
-    this.computeInput.inc(l, us(c.inputNs));
-    this.computeInfer.inc(l, us(c.inferNs));
-    this.computeOutput.inc(l, us(c.outputNs));
+    const s = this.seriesFor(model, version);
+    s.success = (s.success ?? 0) + 1;
+    s.inferenceCount = (s.inferenceCount ?? 0) + batchSize;
+    s.requestUs = (s.requestUs ?? 0) + us(totalNs);
+    s.queueUs = (s.queueUs ?? 0) + us(queueNs);
+    s.inputUs = (s.inputUs ?? 0) + us(c.inputNs);
+    s.inferUs = (s.inferUs ?? 0) + us(c.inferNs);
+    s.outputUs = (s.outputUs ?? 0) + us(c.outputNs);
   }
 
   requestFailure(model: string, version: string, reason: FailureReason, totalNs: number): void {
-    this.failure.inc({ model, version, reason });
-    this.requestDuration.inc({ model, version }, us(totalNs));
+    const s = this.seriesFor(model, version);
+    s.failures[reason] = (s.failures[reason] ?? 0) + 1;
+    s.requestUs = (s.requestUs ?? 0) + us(totalNs);
   }
 
   execution(model: string, version: string): void {
-    this.execCount.inc({ model, version });
+    const s = this.seriesFor(model, version);
+    s.exec = (s.exec ?? 0) + 1;
   }
 
   pendingChanged(model: string, version: string, delta: number): void {
-    this.pending.inc({ model, version }, delta);
+    const s = this.seriesFor(model, version);
+    s.pending = (s.pending ?? 0) + delta;
   }
 
   modelLoaded(model: string, version: string, seconds: number): void {

@@ -24,6 +24,8 @@ export type ModelControlMode = 'none' | 'explicit' | 'poll';
 
 const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 const UNLOADED = 'unloaded';
+/** How long device-loss recovery waits for a version's queue to drain before unloading it anyway. */
+const RECOVERY_DRAIN_MS = 10_000;
 /** Triton answers this in every mode but explicit (model_repository_manager.cc). */
 export const MODEL_CONTROL_DISABLED = 'explicit model load / unload is not allowed if polling is enabled';
 
@@ -53,6 +55,8 @@ export interface ModelVersion {
   reason?: string;
   executor?: Executor;
   scheduler?: Scheduler;
+  /** How this version was loaded: device-loss recovery loads it again the same way. */
+  origin?: { ctx: ExecutorContext; load: (ctx: ExecutorContext) => Promise<Executor> };
 }
 
 export interface ManagedModel {
@@ -106,9 +110,14 @@ export class ModelRepositoryManager {
   private polling: Promise<void> | undefined;
   private started = false;
   private closed = false;
+  /** The server's backend for models that pin none; changes when device recovery falls back. */
+  private defaultBackend: BackendName;
+  /** Per backend: device losses seen, and the reason while its models are being reloaded. */
+  private readonly losses = new Map<BackendName, { count: number; reason: string; recovering: boolean }>();
 
   constructor(private readonly opts: ModelRepositoryManagerOptions) {
     this.controlMode = opts.controlMode;
+    this.defaultBackend = opts.backend;
     this.repo = opts.repositoryPath ? new ModelRepository(path.resolve(opts.repositoryPath)) : undefined;
   }
 
@@ -311,6 +320,103 @@ export class ModelRepositoryManager {
   }
 
   // -------------------------------------------------------------------------------------------
+  // GPU device loss (src/runtime/device-recovery.ts drives these)
+
+  /**
+   * The device under `backend` is lost: every version on it that is serving (or about to) shows
+   * LOADING with `reason` and answers 503 with it, and executions that fail from now on answer
+   * 503 too, until reloadBackend has loaded them again. Synchronous, so that no request that
+   * arrives after the loss is sent to the lost device.
+   */
+  suspendBackend(backend: BackendName, reason: string): void {
+    const prev = this.losses.get(backend);
+    this.losses.set(backend, { count: (prev?.count ?? 0) + 1, reason, recovering: true });
+    for (const m of this.models.values()) {
+      for (const v of m.versions.values()) {
+        if (v.origin?.ctx.backend === backend && v.state === 'READY') {
+          v.state = 'LOADING';
+          v.reason = reason;
+        }
+      }
+    }
+  }
+
+  /**
+   * Reloads what suspendBackend took down: under each affected model's lifecycle lock, drains and
+   * unloads every version on `backend` (their tensors live on the lost device), lets `reinit`
+   * re-create the backend (it resolves to the backend to load on: `backend` again, or a fallback
+   * that then also becomes the default for models that pin none), and loads them again: READY,
+   * or UNAVAILABLE with the load's reason. Resolves to the number of versions reloaded / failed.
+   */
+  async reloadBackend(backend: BackendName, reinit: () => Promise<BackendName>): Promise<{ reloaded: number; failed: number }> {
+    const onBackend = (v: ModelVersion) => v.origin?.ctx.backend === backend && (v.state === 'READY' || v.state === 'LOADING');
+    const names = this.all().filter((m) => [...m.versions.values()].some(onBackend)).map((m) => m.name);
+    const run = async (): Promise<{ reloaded: number; failed: number }> => {
+      if (this.closed) return { reloaded: 0, failed: 0 };
+      // Under the locks no other load is in progress, so LOADING here means suspended.
+      const affected = this.all().filter((m) => names.includes(m.name))
+        .flatMap((m) => [...m.versions.values()].filter(onBackend).map((v) => ({ m, v })));
+      await Promise.all(affected.map(({ m, v }) => this.releaseExecutor(m.name, v)));
+      let target: BackendName;
+      try {
+        target = await reinit();
+      } finally {
+        const loss = this.losses.get(backend);
+        if (loss) loss.recovering = false;
+      }
+      if (target !== backend && this.defaultBackend === backend) this.defaultBackend = target;
+      await Promise.all(affected.map(({ m, v }) => {
+        const origin = v.origin!;
+        return this.loadVersion(m.name, v, { ...origin.ctx, backend: target }, origin.load);
+      }));
+      const failed = affected.filter(({ v }) => v.state !== 'READY').length;
+      return { reloaded: affected.length - failed, failed };
+    };
+    // Nested per-model locks, in name order (every other operation takes one lock only).
+    const locked = names.reduceRight<() => Promise<{ reloaded: number; failed: number }>>(
+      (inner, name) => () => this.withLock(name, inner), run);
+    return locked();
+  }
+
+  /** Frees a version's executor without changing its state (recovery keeps it LOADING). */
+  private async releaseExecutor(name: string, entry: ModelVersion): Promise<void> {
+    const drained = entry.scheduler?.drain() ?? Promise.resolve();
+    // A lost device should fail executions fast (Dawn rejects them); do not wait forever if not.
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, RECOVERY_DRAIN_MS); });
+    try {
+      await Promise.race([drained, limit]);
+      await entry.executor?.unload();
+    } catch (e) {
+      this.opts.log.warn({ model: name, version: entry.version, err: message(e) }, 'error while unloading after device loss');
+    } finally {
+      clearTimeout(timer);
+    }
+    entry.executor = undefined;
+    entry.scheduler = undefined;
+  }
+
+  /**
+   * An executor on a GPU backend whose failures, once its device has been lost, answer 503 with
+   * the loss's reason instead of the backend's own error (Dawn's is empty on lavapipe).
+   */
+  private guardDeviceLoss(backend: BackendName, executor: Executor): Executor {
+    return {
+      execute: async (request) => {
+        const lossesBefore = this.losses.get(backend)?.count ?? 0;
+        try {
+          return await executor.execute(request);
+        } catch (e) {
+          const loss = this.losses.get(backend);
+          if (loss && (loss.recovering || loss.count !== lossesBefore)) throw unavailable(loss.reason);
+          throw e;
+        }
+      },
+      unload: () => executor.unload(),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
 
   /** Runs lifecycle operations on one model one at a time; different models proceed in parallel. */
   private withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -438,7 +544,7 @@ export class ModelRepositoryManager {
   private backendFor(name: string, partial: PartialConfig): BackendName {
     const params = partial.parameters as PlainObject | undefined;
     const pinned = (params?.backend as PlainObject | undefined)?.string_value;
-    if (typeof pinned !== 'string' || pinned === '' || pinned === 'auto') return this.opts.backend;
+    if (typeof pinned !== 'string' || pinned === '' || pinned === 'auto') return this.defaultBackend;
     if (!(BACKENDS as readonly string[]).includes(pinned)) {
       throw new ModelConfigError(`unknown tfjs backend '${pinned}' in parameters.backend of model '${name}'; expected one of ${BACKENDS.join(', ')}`);
     }
@@ -547,12 +653,14 @@ export class ModelRepositoryManager {
     name: string, entry: ModelVersion, ctx: ExecutorContext, load: (ctx: ExecutorContext) => Promise<Executor>,
   ): Promise<void> {
     const t0 = process.hrtime.bigint();
+    entry.origin = { ctx, load };
     try {
       // A late executor (the load finished after its timeout) is unloaded, not leaked.
-      const executor = await this.withLoadTimeout(load(ctx), (late) => {
+      const loaded = await this.withLoadTimeout(load(ctx), (late) => {
         this.opts.log.warn({ model: name, version: entry.version }, 'model finished loading after its load timeout; unloading it');
         void late.unload().catch(() => undefined);
       });
+      const executor = isGpu(ctx.backend) ? this.guardDeviceLoss(ctx.backend, loaded) : loaded;
       entry.executor = executor;
       const observer = this.opts.observe?.(name, entry.version);
       entry.scheduler = ctx.config.sequence_batching

@@ -57,7 +57,8 @@ function tensorMetadata(io: { name: string; data_type: ModelConfig['input'][numb
 export class TritonRuntime implements InferenceRuntime {
   readonly manager: ModelRepositoryManager;
   readonly metrics: RuntimeMetrics;
-  private readonly stats = new Map<string, VersionStatistics>();
+  /** Model name → version → statistics (kept across reloads, as Triton does). */
+  private readonly stats = new Map<string, Map<number, VersionStatistics>>();
   private readonly version: string;
   private closed = false;
 
@@ -69,6 +70,9 @@ export class TritonRuntime implements InferenceRuntime {
       observe: (model, version) => {
         const stats = this.statsFor(model, version);
         const v = String(version);
+        // The pending gauge exists from load on (as Triton's): requests that run at once on an
+        // idle instance never change it.
+        this.metrics.pendingChanged(model, v, 0);
         return {
           execution: (batchSize, compute) => {
             stats.execution(batchSize, compute);
@@ -133,6 +137,8 @@ export class TritonRuntime implements InferenceRuntime {
       const entry = model.versions.get(Number(version));
       if (!entry) throw notFound(`${unknownModel(name)} version ${version} is not found`);
       if (entry.state !== 'READY' || !model.config) {
+        // LOADING with a reason: being reloaded after a GPU device loss (model-manager suspendBackend).
+        if (entry.state === 'LOADING' && entry.reason) throw unavailable(`model '${name}' version ${version} is unavailable: ${entry.reason}`);
         throw unavailable(`${unknownModel(name)} version ${version} is not at ready state`);
       }
       return { model, entry, config: model.config };
@@ -141,7 +147,11 @@ export class TritonRuntime implements InferenceRuntime {
     for (const v of model.versions.values()) {
       if (v.state === 'READY' && (!best || v.version > best.version)) best = v;
     }
-    if (!best || !model.config) throw notFound(`${unknownModel(name)} has no available versions`);
+    if (!best || !model.config) {
+      const reloading = [...model.versions.values()].find((v) => v.state === 'LOADING' && v.reason);
+      if (reloading) throw unavailable(`model '${name}' is unavailable: ${reloading.reason}`);
+      throw notFound(`${unknownModel(name)} has no available versions`);
+    }
     return { model, entry: best, config: model.config };
   }
 
@@ -176,11 +186,11 @@ export class TritonRuntime implements InferenceRuntime {
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
     const t0 = process.hrtime.bigint();
     const { model, entry, config } = this.resolve(request.model, request.version);
-    const versionStr = String(entry.version);
     const stats = this.statsFor(model.name, entry.version);
+    const versionStr = stats.version;
     try {
       const v = validateRequest(config, request);
-      for (const [name] of v.classification) {
+      if (v.classification.size > 0) for (const [name] of v.classification) {
         if (config.output.find((o) => o.name === name)?.data_type === 'TYPE_STRING') {
           throw invalidArg("class result not available for output due to unsupported type 'BYTES'");
         }
@@ -219,11 +229,15 @@ export class TritonRuntime implements InferenceRuntime {
   }
 
   private statsFor(model: string, version: number): VersionStatistics {
-    const key = `${model}\u0000${version}`;
-    let s = this.stats.get(key);
+    let byVersion = this.stats.get(model);
+    if (!byVersion) {
+      byVersion = new Map();
+      this.stats.set(model, byVersion);
+    }
+    let s = byVersion.get(version);
     if (!s) {
       s = new VersionStatistics(model, String(version));
-      this.stats.set(key, s);
+      byVersion.set(version, s);
     }
     return s;
   }

@@ -92,6 +92,10 @@ function sliceRows(t: HostTensor, start: number, rows: number): HostTensor {
   return { name: t.name, datatype: t.datatype, shape: [rows, ...t.shape.slice(1)], data };
 }
 
+interface OutputSpec { cfg: ModelOutput; datatype: string | undefined; want: number[] }
+
+const noop = (): void => undefined;
+
 const dimsMatch = (want: readonly number[], got: readonly number[]): boolean =>
   want.length === got.length && want.every((d, i) => d === -1 || d === got[i]);
 
@@ -100,6 +104,9 @@ export class ModelScheduler implements Scheduler {
   private running = 0;
   private closing = false;
   private delayTimer: NodeJS.Timeout | undefined;
+  private delayImmediate: NodeJS.Immediate | undefined;
+  /** When the batch now waiting for max_queue_delay must run (hrtime ns). */
+  private delayDeadlineNs = 0n;
   private idleWaiters: (() => void)[] = [];
   private readonly instances: number;
   private readonly batching: boolean;
@@ -107,6 +114,9 @@ export class ModelScheduler implements Scheduler {
   private readonly preferred: number[];
   private readonly delayNs: number;
   private readonly policy: ModelQueuePolicy | undefined;
+  /** Per output name: its config, protocol datatype and dims as executors must produce them. */
+  private readonly outputSpecs: Map<string, OutputSpec>;
+  private readonly outputOrder: string[];
 
   constructor(
     private readonly config: ModelConfig,
@@ -120,6 +130,11 @@ export class ModelScheduler implements Scheduler {
     this.preferred = [...(db?.preferred_batch_size ?? [])].sort((a, b) => a - b);
     this.delayNs = (db?.max_queue_delay_microseconds ?? 0) * 1000;
     this.policy = db?.default_queue_policy;
+    const lead = config.max_batch_size > 0 ? [-1] : [];
+    this.outputSpecs = new Map(config.output.map((o) => [o.name, {
+      cfg: o, datatype: toProtocolDataType(o.data_type), want: [...lead, ...o.dims],
+    }]));
+    this.outputOrder = config.output.map((o) => o.name);
   }
 
   /** Requests waiting for an instance. */
@@ -130,6 +145,13 @@ export class ModelScheduler implements Scheduler {
   enqueue(job: SchedulerJob): Promise<JobResult> {
     if (this.closing) return Promise.reject(unavailable(`model '${this.config.name}' is unloading`));
     if (job.signal?.aborted) return Promise.reject(new InferenceServerError('CANCELLED', 'Request was cancelled'));
+    if (!this.batching && this.queue.length === 0 && this.running < this.instances) {
+      // Triton's default scheduler with an idle instance: the request runs now, so it needs no
+      // queue entry, no abort listener, no queue timer and no pending-count update.
+      return new Promise<JobResult>((resolve, reject) => {
+        this.start([{ job, enqueuedNs: nowNs(), key: '', resolve, reject, cleanup: noop }]);
+      });
+    }
     const maxQueue = this.policy?.max_queue_size ?? 0;
     if (maxQueue > 0 && this.queue.length >= maxQueue) return Promise.reject(unavailable(QUEUE_FULL));
     return new Promise<JobResult>((resolve, reject) => {
@@ -157,11 +179,8 @@ export class ModelScheduler implements Scheduler {
   /** Stops accepting work and resolves once everything queued or running has finished. */
   async drain(): Promise<void> {
     this.closing = true;
-    if (this.delayTimer) {
-      // Remaining requests run now rather than wait for a batch that will not grow.
-      clearTimeout(this.delayTimer);
-      this.delayTimer = undefined;
-    }
+    // Remaining requests run now rather than wait for a batch that will not grow.
+    this.clearDelay();
     this.pump();
     if (this.queue.length === 0 && this.running === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -198,17 +217,49 @@ export class ModelScheduler implements Scheduler {
     while (this.running < this.instances && this.queue.length > 0) {
       const batch = this.formBatch();
       if (!batch) return;
-      if (this.delayTimer) { clearTimeout(this.delayTimer); this.delayTimer = undefined; }
+      this.clearDelay();
       this.queue.splice(0, batch.length);
       this.observer?.pendingChanged(-batch.length);
       for (const p of batch) p.cleanup();
-      this.running++;
-      void this.execute(batch).finally(() => {
-        this.running--;
-        this.pump();
-        this.checkIdle();
-      });
+      this.start(batch);
     }
+  }
+
+  private start(batch: Pending[]): void {
+    this.running++;
+    void this.execute(batch).finally(() => {
+      this.running--;
+      this.pump();
+      this.checkIdle();
+    });
+  }
+
+  private clearDelay(): void {
+    if (this.delayTimer) { clearTimeout(this.delayTimer); this.delayTimer = undefined; }
+    if (this.delayImmediate) { clearImmediate(this.delayImmediate); this.delayImmediate = undefined; }
+  }
+
+  /**
+   * Wakes the batcher when the head request has waited max_queue_delay. setTimeout has 1 ms
+   * granularity and fires 1–2 ms late, which for the usual sub-millisecond delays tripled a lone
+   * request's latency; so a timer covers all but the last ~2 ms, and setImmediate polls the rest
+   * (I/O is still served between polls, and a request that completes the batch runs it at once).
+   */
+  private armDelay(remainingNs: number): void {
+    if (this.delayTimer || this.delayImmediate) return;
+    this.delayDeadlineNs = nowNs() + BigInt(remainingNs);
+    const remainingMs = remainingNs / 1e6;
+    if (remainingMs >= 3) {
+      this.delayTimer = setTimeout(() => { this.delayTimer = undefined; this.pump(); }, Math.floor(remainingMs) - 2);
+    } else {
+      this.delayImmediate = setImmediate(() => this.pollDelay());
+    }
+  }
+
+  private pollDelay(): void {
+    this.delayImmediate = undefined;
+    if (nowNs() < this.delayDeadlineNs) this.delayImmediate = setImmediate(() => this.pollDelay());
+    else this.pump();
   }
 
   /** The requests to execute next, or undefined when the dynamic batcher should wait. */
@@ -235,9 +286,7 @@ export class ModelScheduler implements Scheduler {
     if (this.delayNs === 0 || waited >= this.delayNs) {
       return best >= 0 ? candidates.slice(0, best + 1) : candidates;
     }
-    if (!this.delayTimer) {
-      this.delayTimer = setTimeout(() => { this.delayTimer = undefined; this.pump(); }, Math.ceil((this.delayNs - waited) / 1e6));
-    }
+    this.armDelay(this.delayNs - waited);
     return undefined;
   }
 
@@ -245,8 +294,9 @@ export class ModelScheduler implements Scheduler {
     const startNs = nowNs();
     const total = batch.reduce((n, p) => n + p.job.batchSize, 0);
     try {
-      const outputNames = this.config.output.map((o) => o.name)
-        .filter((n) => batch.some((p) => p.job.outputs.includes(n)));
+      // A job's outputs are already in config order.
+      const outputNames = batch.length === 1 ? batch[0]!.job.outputs
+        : this.outputOrder.filter((n) => batch.some((p) => p.job.outputs.includes(n)));
       const inputs = batch.length === 1 ? batch[0]!.job.inputs : this.concatInputs(batch);
       const inferStart = nowNs();
       let produced: HostTensor[];
@@ -259,7 +309,8 @@ export class ModelScheduler implements Scheduler {
       const checked = this.checkOutputs(produced, outputNames, this.config.max_batch_size > 0 ? total : undefined);
       const results: Map<string, HostTensor>[] = [];
       let row = 0;
-      for (const p of batch) {
+      if (batch.length === 1 && batch[0]!.job.outputs.length === checked.size) results.push(checked);
+      else for (const p of batch) {
         const m = new Map<string, HostTensor>();
         for (const name of p.job.outputs) {
           const t = checked.get(name)!;
@@ -292,17 +343,17 @@ export class ModelScheduler implements Scheduler {
   /** Every requested output present, with the config's datatype and shape; reshape applied. */
   private checkOutputs(produced: HostTensor[], names: string[], rows: number | undefined): Map<string, HostTensor> {
     const model = this.config.name;
-    const byName = new Map(produced.map((t) => [t.name, t]));
     const out = new Map<string, HostTensor>();
     for (const name of names) {
-      const t = byName.get(name);
+      let t: HostTensor | undefined;
+      for (const p of produced) if (p.name === name) { t = p; break; }
       if (!t) throw internal(`model '${model}' did not produce output '${name}'`);
-      const cfg = this.config.output.find((o) => o.name === name)!;
-      const expected = toProtocolDataType(cfg.data_type);
+      const spec = this.outputSpecs.get(name)!;
+      const { cfg, datatype: expected } = spec;
       if (t.datatype !== expected) {
         throw internal(`output '${name}' of model '${model}' has datatype ${t.datatype}, but the model config says ${expected ?? cfg.data_type}`);
       }
-      const shaped = this.shapeOutput(t, cfg);
+      const shaped = this.shapeOutput(t, spec);
       if (rows !== undefined && shaped.shape[0] !== rows) {
         throw internal(`output '${name}' of model '${model}' has batch size ${shaped.shape[0] ?? 'none'}, expected ${rows}`);
       }
@@ -311,11 +362,10 @@ export class ModelScheduler implements Scheduler {
     return out;
   }
 
-  private shapeOutput(t: HostTensor, cfg: ModelOutput): HostTensor {
+  private shapeOutput(t: HostTensor, { cfg, want }: OutputSpec): HostTensor {
+    if (dimsMatch(want, t.shape)) return t;
     const batching = this.config.max_batch_size > 0;
     const lead = batching ? [-1] : [];
-    const want = [...lead, ...cfg.dims];
-    if (dimsMatch(want, t.shape)) return t;
     if (cfg.reshape && dimsMatch([...lead, ...cfg.reshape.shape], t.shape)) {
       const inner = batching ? t.shape.slice(1) : t.shape;
       const count = elementCount(inner);

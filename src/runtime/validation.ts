@@ -66,8 +66,10 @@ export function validateRequest(config: ModelConfig, request: InferenceRequest):
   }
 
   const required = config.input.filter((i) => !i.optional);
+  // The count error also covers a missing required input when every given input is known.
+  const missingRequired = required.some((i) => !byName.has(i.name));
   if (byName.size > config.input.length || byName.size < required.length
-      || required.some((i) => !byName.has(i.name) && [...byName.keys()].every((n) => config.input.some((c) => c.name === n)))) {
+      || (missingRequired && [...byName.keys()].every((n) => config.input.some((c) => c.name === n)))) {
     const missing = required.filter((i) => !byName.has(i.name)).map((i) => i.name);
     const got = quotedList([...byName.keys()]);
     const head = required.length === config.input.length
