@@ -19,6 +19,7 @@ const runs = (n: number) => Math.round(n * SCALE);
 let server: RunningServer;
 let port: number;
 let tensorsBefore: number;
+let timersBefore: number;
 /** Cases sent, by suite, printed at the end (docs/reliability.md records them). */
 const tried: Record<string, number> = {};
 
@@ -35,6 +36,7 @@ before(async () => {
   const mlp = await request(port, { path: '/v2/models/tfjs_mlp/infer', body: JSON.stringify(mlpJson([0.1, 0.2, 0.3, 0.4])) });
   assert.equal(mlp.status, 200, mlp.body.toString());
   tensorsBefore = tensorsAlive();
+  timersBefore = activeTimers();
 });
 
 after(async () => {
@@ -42,10 +44,19 @@ after(async () => {
   await server.close();
 });
 
+/** Timers alive in this process (the server runs in it): deadlines and queue delays must be cleared. */
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
 async function afterEach(what: string): Promise<void> {
   await assertLive(port);
   await assertSimpleCorrect(port);
   assert.equal(tensorsAlive(), tensorsBefore, `${what}: tfjs tensors alive changed`);
+  for (const model of ['simple', 'tfjs_mlp']) {
+    assert.equal(server.runtime.manager.get(model)?.versions.get(1)?.scheduler?.pending, 0, `${what}: ${model} queue not empty`);
+  }
+  assert.equal(activeTimers(), timersBefore, `${what}: timers left behind`);
 }
 
 function mlpJson(features: number[]): Record<string, unknown> {
