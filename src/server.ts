@@ -1,11 +1,12 @@
 // Composition root: backend → runtime (repository + executors) → HTTP and metrics servers.
 // `startDawnserve` is what `dawnserve serve` runs; `Server` is the PyTriton-style library API.
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { ServeOptions } from './cli/serve-options.js';
 import { LIMIT_DEFAULTS, parseRestrictedApi } from './cli/serve-options.js';
 import { createHttpApp, startHttpServer, type HttpServerHandle } from './http/app.js';
 import { createMetricsApp } from './http/metrics-app.js';
-import { initBackend, tensorsAlive, type BackendSelection } from './runtime/backends.js';
+import { backendMemory, initBackend, tensorsAlive, type BackendSelection } from './runtime/backends.js';
+import { kernelDispatches } from './kernels/index.js';
 import { TritonRuntime } from './runtime/runtime.js';
 import { DeviceRecovery } from './runtime/device-recovery.js';
 import { executorFactories, createJsExecutor, definitionToConfig, type JsModelDefinition } from './runtime/executors/index.js';
@@ -40,11 +41,16 @@ export interface StartOptions extends Partial<ServeOptions> {
   boundModels?: JsModelDefinition[];
   /** Serve no repository (library API with bound models only). */
   noRepository?: boolean;
+  /** Serve metrics on an ephemeral port (tests); `metricsPort: 0` still means no metrics. */
+  metricsPortEphemeral?: boolean;
+  /** Where the JSON log lines go (default stdout). */
+  logDestination?: DestinationStream;
 }
 
 export async function startDawnserve(options: StartOptions = {}): Promise<RunningServer> {
   const opts: ServeOptions = { ...DEFAULTS, ...stripUndefined(options) };
-  const log = pino({ level: opts.logLevel, base: { service: 'dawnserve' } });
+  const pinoOptions = { level: opts.logLevel, base: { service: 'dawnserve' } };
+  const log = options.logDestination ? pino(pinoOptions, options.logDestination) : pino(pinoOptions);
   const restrictedApis = opts.httpRestrictedApi.map(parseRestrictedApi);
 
   const backend = await initBackend(opts.backend, { wgslKernels: opts.wgslKernels });
@@ -59,7 +65,10 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
     factories: allExecutorFactories,
     backend: backend.backend,
     log,
+    ...(backend.adapter ? { adapter: backend.adapter } : {}),
     tensorsAlive,
+    gpuMemoryBytes: () => backendMemory().numBytesInGPU,
+    kernelDispatches,
     loadTimeoutMs: opts.modelLoadTimeoutSecs * 1000,
   });
   // Subscribed before the first load, so a loss during startup loads is recovered from too.
@@ -84,8 +93,9 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
     address: opts.httpAddress, port: opts.httpPort, requestTimeoutMs, maxHeaderSize: opts.httpMaxHeaderSize,
   });
   let metrics: HttpServerHandle | undefined;
-  if (opts.metricsPort !== 0) {
-    metrics = await startHttpServer(createMetricsApp(runtime.metricsRegistry), { address: opts.httpAddress, port: opts.metricsPort });
+  if (options.metricsPortEphemeral || opts.metricsPort !== 0) {
+    const port = options.metricsPortEphemeral ? 0 : opts.metricsPort;
+    metrics = await startHttpServer(createMetricsApp(runtime.metricsRegistry), { address: opts.httpAddress, port });
   }
   log.info({ httpPort: http.port, metricsPort: metrics?.port ?? 0, repository: opts.modelRepository }, 'dawnserve is serving');
 

@@ -110,6 +110,14 @@ export interface KernelRecorder {
   scratch(bytes: number): GPUBuffer;
 }
 
+/** Dispatches over every device this process had (a context dies with its device). */
+let dispatchesTotal = 0;
+
+/** WGSL kernel dispatches encoded since the process started; the runtime exports it on scrape. */
+export function kernelDispatches(): number {
+  return dispatchesTotal;
+}
+
 /**
  * Records one dispatch into the pass `pass()` returns (opened only when there is work). The
  * uniform buffer comes from `uniform(bytes)` and must stay untouched until the submit that reads
@@ -137,6 +145,7 @@ export function encodeDispatch<P>(ctx: GpuContext, pass: () => GPUComputePassEnc
   enc.setBindGroup(0, bindGroup);
   enc.dispatchWorkgroups(x, y, z);
   ctx.dispatches++;
+  dispatchesTotal++;
   return true;
 }
 

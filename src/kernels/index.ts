@@ -22,3 +22,6 @@ export { layerNorm, gelu, attention } from './functions.js';
 
 /** Switch our kernels off (`--no-wgsl-kernels`) or force a variant. */
 export { setKernelOptions, type KernelOptions } from './options.js';
+
+/** WGSL kernel dispatches since the process started (`dawnserve_kernel_dispatches_total`). */
+export { kernelDispatches } from './dispatcher.js';

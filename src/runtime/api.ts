@@ -43,6 +43,9 @@ export interface InferenceResponse {
   parameters?: Parameters;
   /** In the model's output order (or the requested subset in that order). */
   outputs: HostTensor[];
+  /** Batch items in the request, and in the execution it was part of: for logs, never sent. */
+  batchSize?: number;
+  executionBatchSize?: number;
 }
 
 export interface StatDuration { count: number; ns: number }

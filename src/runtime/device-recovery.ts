@@ -103,6 +103,7 @@ export class DeviceRecovery {
       backend = await this.fallBack(error);
       return backend;
     });
+    runtime.metrics.setBackend(selection.backend, selection.adapter);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     this.history.push({ lost, backend, ...(error !== undefined ? { error } : {}), reloaded, failed, seconds });
     const entry = { backend, reloaded, failed, seconds };

@@ -6,15 +6,35 @@ import type { ComputeTimes } from './statistics.js';
 
 export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
 
+export const FAILURE_REASONS: readonly FailureReason[] = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'];
+
+/** The Dawn adapter behind the webgpu backend, as `dawnserve_backend_info` labels it. */
+export interface AdapterLabels { vendor: string; architecture: string }
+
+/** One loaded model version's scheduler queue, for `dawnserve_queue_depth`. */
+export interface QueueDepth { model: string; version: string; depth: number }
+
+/**
+ * Everything read at scrape time comes through callbacks: the runtime core must not import tfjs
+ * or src/kernels, and nothing here may cost a request anything.
+ */
 export interface MetricsOptions {
-  /** The tfjs backend the server chose (`dawnserve_backend_info{backend}`). */
+  /** The tfjs backend the server chose (`dawnserve_backend_info{backend}`); see setBackend. */
   backend: string;
-  /** Live tfjs tensors; a callback because the runtime core must not import tfjs. */
+  adapter?: AdapterLabels;
+  /** Live tfjs tensors. */
   tensorsAlive?: () => number;
+  /** Bytes in GPU buffers in use by tfjs (`tf.memory().numBytesInGPU`); undefined off webgpu. */
+  gpuMemoryBytes?: () => number | undefined;
+  /** WGSL kernel dispatches since the process started (monotonic). */
+  kernelDispatches?: () => number;
+  /** Requests waiting in each loaded version's scheduler queue. */
+  queueDepths?: () => Iterable<QueueDepth>;
 }
 
 const MV = ['model', 'version'] as const;
-const us = (ns: number): number => ns / 1000;
+// Triton adds whole microseconds per request (ns / 1000 in integer arithmetic, infer_stats.cc).
+const us = (ns: number): number => Math.floor(ns / 1000);
 
 type Labels = { model: string; version: string };
 
@@ -22,7 +42,7 @@ type Labels = { model: string; version: string };
  * One model version's counts since the last scrape. Requests only add to plain numbers; the
  * prom-client metrics are brought up to date when scraped (their `collect`): prom-client hashes
  * the label set on every `inc`, which cost more per request than the statistics themselves.
- * `undefined` = never counted, so that a series appears when it first counts, as with `inc`.
+ * `undefined` = no series yet; versionLoaded makes every series of a loaded version appear at 0.
  */
 interface Series {
   labels: Labels;
@@ -39,11 +59,14 @@ interface Series {
 }
 
 type DeltaField = 'success' | 'inferenceCount' | 'exec' | 'requestUs' | 'queueUs' | 'inputUs' | 'inferUs' | 'outputUs';
+const DELTA_FIELDS: readonly DeltaField[] = ['success', 'inferenceCount', 'exec', 'requestUs', 'queueUs', 'inputUs', 'inferUs', 'outputUs'];
 
 export class RuntimeMetrics {
   readonly registry = new Registry();
   private readonly series = new Map<string, Map<string, Series>>();
   private readonly loadDuration: Gauge<'model' | 'version'>;
+  private readonly backendInfo: Gauge<'backend' | 'adapter_vendor' | 'adapter_architecture'>;
+  private backend = '';
 
   constructor(opts: MetricsOptions) {
     const registers = [this.registry];
@@ -88,10 +111,12 @@ export class RuntimeMetrics {
       name: 'nv_cpu_memory_used_bytes', help: 'CPU used memory (RAM), in bytes', registers,
       collect() { this.set(os.totalmem() - os.freemem()); },
     });
-    new Gauge({
-      name: 'dawnserve_backend_info', help: 'TensorFlow.js backend the server runs models on (value is always 1)',
-      labelNames: ['backend'], registers,
-    }).set({ backend: opts.backend }, 1);
+    this.backendInfo = new Gauge({
+      name: 'dawnserve_backend_info',
+      help: 'TensorFlow.js backend the server runs models on, and the Dawn adapter behind webgpu (value is always 1)',
+      labelNames: ['backend', 'adapter_vendor', 'adapter_architecture'], registers,
+    });
+    this.setBackend(opts.backend, opts.adapter);
     const alive = opts.tensorsAlive;
     if (alive) {
       new Gauge({
@@ -99,6 +124,67 @@ export class RuntimeMetrics {
         collect() { this.set(alive()); },
       });
     }
+    const gpuBytes = opts.gpuMemoryBytes;
+    if (gpuBytes) {
+      const backend = (): string => this.backend;
+      new Gauge({
+        name: 'dawnserve_gpu_memory_bytes',
+        help: 'Bytes of GPU buffers in use by TensorFlow.js tensors (webgpu backend only)',
+        labelNames: ['backend'], registers,
+        collect() {
+          this.reset();
+          const bytes = gpuBytes();
+          if (bytes !== undefined) this.set({ backend: backend() }, bytes);
+        },
+      });
+    }
+    const dispatches = opts.kernelDispatches;
+    if (dispatches) {
+      let seen = 0;
+      new Counter({
+        name: 'dawnserve_kernel_dispatches_total', help: "Number of dawnserve WGSL kernel dispatches (tfjs's own kernels not included)",
+        registers,
+        collect() {
+          const now = dispatches();
+          this.inc(Math.max(0, now - seen));
+          seen = Math.max(seen, now);
+        },
+      });
+    }
+    const depths = opts.queueDepths;
+    if (depths) {
+      new Gauge({
+        name: 'dawnserve_queue_depth', help: "Requests waiting in the model version's scheduler queue",
+        labelNames: MV, registers,
+        collect() {
+          this.reset();
+          for (const d of depths()) this.set({ model: d.model, version: d.version }, d.depth);
+        },
+      });
+    }
+  }
+
+  /**
+   * The backend now serving (device-loss recovery re-creates webgpu on a new adapter or falls
+   * back to another backend): `dawnserve_backend_info` keeps one series, the current one.
+   */
+  setBackend(backend: string, adapter?: AdapterLabels): void {
+    this.backend = backend;
+    this.backendInfo.reset();
+    this.backendInfo.set({
+      backend, adapter_vendor: adapter?.vendor ?? '', adapter_architecture: adapter?.architecture ?? '',
+    }, 1);
+  }
+
+  /**
+   * A version was loaded: its series exist from now on at 0, failures under each reason, as
+   * Triton's MetricModelReporter creates them when the model loads.
+   */
+  versionLoaded(model: string, version: string): void {
+    const s = this.seriesFor(model, version);
+    for (const f of DELTA_FIELDS) s[f] ??= 0;
+    for (const r of FAILURE_REASONS) s.failures[r] ??= 0;
+    s.pending ??= 0;
   }
 
   private seriesFor(model: string, version: string): Series {
@@ -148,10 +234,10 @@ export class RuntimeMetrics {
     s.outputUs = (s.outputUs ?? 0) + us(c.outputNs);
   }
 
-  requestFailure(model: string, version: string, reason: FailureReason, totalNs: number): void {
+  /** A failed request: counted by reason only; Triton's request duration covers successes. */
+  requestFailure(model: string, version: string, reason: FailureReason): void {
     const s = this.seriesFor(model, version);
     s.failures[reason] = (s.failures[reason] ?? 0) + 1;
-    s.requestUs = (s.requestUs ?? 0) + us(totalNs);
   }
 
   execution(model: string, version: string): void {

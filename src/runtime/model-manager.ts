@@ -712,6 +712,7 @@ export class ModelRepositoryManager {
       return;
     }
     entry.state = 'UNLOADING';
+    const t0 = process.hrtime.bigint();
     try {
       await entry.scheduler?.drain();
       await entry.executor?.unload();
@@ -722,5 +723,7 @@ export class ModelRepositoryManager {
     entry.scheduler = undefined;
     entry.state = 'UNAVAILABLE';
     entry.reason = UNLOADED;
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    this.opts.log.info({ model: name, version: entry.version, seconds: secs }, 'model version unloaded');
   }
 }

@@ -12,7 +12,7 @@ import { InferenceServerError, invalidArg, notFound, unavailable } from './error
 import {
   ModelRepositoryManager, type ApiModelLoader, type ManagedModel, type ModelRepositoryManagerOptions, type ModelVersion,
 } from './model-manager.js';
-import { RuntimeMetrics, type FailureReason } from './metrics.js';
+import { RuntimeMetrics, type AdapterLabels, type FailureReason, type MetricsOptions, type QueueDepth } from './metrics.js';
 import { VersionStatistics } from './statistics.js';
 import { validateRequest, requestLabel } from './validation.js';
 import { classify } from './classification.js';
@@ -26,9 +26,10 @@ export const EXTENSIONS = [
   'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'logging',
 ] as const;
 
-export interface TritonRuntimeOptions extends Omit<ModelRepositoryManagerOptions, 'observe' | 'onLoaded'> {
-  /** Live tfjs tensors for `dawnserve_tensors_alive` (the caller owns tfjs). */
-  tensorsAlive?: () => number;
+export interface TritonRuntimeOptions extends Omit<ModelRepositoryManagerOptions, 'observe' | 'onLoaded'>,
+  Pick<MetricsOptions, 'tensorsAlive' | 'gpuMemoryBytes' | 'kernelDispatches'> {
+  /** The Dawn adapter behind the webgpu backend, for `dawnserve_backend_info`. */
+  adapter?: AdapterLabels;
   /** Version string of server metadata. */
   version?: string;
 }
@@ -64,15 +65,22 @@ export class TritonRuntime implements InferenceRuntime {
 
   constructor(opts: TritonRuntimeOptions) {
     this.version = opts.version ?? DAWNSERVE_VERSION;
-    this.metrics = new RuntimeMetrics({ backend: opts.backend, ...(opts.tensorsAlive ? { tensorsAlive: opts.tensorsAlive } : {}) });
+    this.metrics = new RuntimeMetrics({
+      backend: opts.backend,
+      ...(opts.adapter ? { adapter: opts.adapter } : {}),
+      ...(opts.tensorsAlive ? { tensorsAlive: opts.tensorsAlive } : {}),
+      ...(opts.gpuMemoryBytes ? { gpuMemoryBytes: opts.gpuMemoryBytes } : {}),
+      ...(opts.kernelDispatches ? { kernelDispatches: opts.kernelDispatches } : {}),
+      queueDepths: () => this.queueDepths(),
+    });
     this.manager = new ModelRepositoryManager({
       ...opts,
       observe: (model, version) => {
         const stats = this.statsFor(model, version);
         const v = String(version);
-        // The pending gauge exists from load on (as Triton's): requests that run at once on an
-        // idle instance never change it.
-        this.metrics.pendingChanged(model, v, 0);
+        // Every series exists from load on, at 0 (as Triton's): requests that run at once on an
+        // idle instance never change the pending gauge, for one.
+        this.metrics.versionLoaded(model, v);
         return {
           execution: (batchSize, compute) => {
             stats.execution(batchSize, compute);
@@ -219,12 +227,23 @@ export class TritonRuntime implements InferenceRuntime {
         model_name: model.name,
         model_version: versionStr,
         outputs,
+        batchSize: v.batchSize,
+        executionBatchSize: result.executionBatchSize,
       };
     } catch (e) {
       const totalNs = Number(process.hrtime.bigint() - t0);
       stats.failure(totalNs);
-      this.metrics.requestFailure(model.name, versionStr, failureReason(e), totalNs);
+      this.metrics.requestFailure(model.name, versionStr, failureReason(e));
       throw e;
+    }
+  }
+
+  /** Scrape time only: each loaded version's queued requests. */
+  private *queueDepths(): Iterable<QueueDepth> {
+    for (const m of this.manager.all()) {
+      for (const v of m.versions.values()) {
+        if (v.state === 'READY' && v.scheduler) yield { model: m.name, version: String(v.version), depth: v.scheduler.pending };
+      }
     }
   }
 

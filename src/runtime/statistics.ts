@@ -22,8 +22,7 @@ export class VersionStatistics {
   constructor(readonly name: string, readonly version: string) {}
 
   /** A request that completed; `batchSize` items (1 for non-batching models). */
-  success(batchSize: number, totalNs: number, queueNs: number, compute: ComputeTimes, nowMs = Date.now()): void {
-    this.lastInference = nowMs;
+  success(batchSize: number, totalNs: number, queueNs: number, compute: ComputeTimes): void {
     this.inferenceCount += batchSize;
     add(this.stats.success, totalNs);
     add(this.stats.queue, queueNs);
@@ -32,13 +31,14 @@ export class VersionStatistics {
     add(this.stats.compute_output, compute.outputNs);
   }
 
-  failure(totalNs: number, nowMs = Date.now()): void {
-    this.lastInference = nowMs;
+  /** A failed request; like Triton, it leaves `last_inference` alone (only executions set it). */
+  failure(totalNs: number): void {
     add(this.stats.fail, totalNs);
   }
 
-  /** One model execution over `batchSize` items. */
-  execution(batchSize: number, compute: ComputeTimes): void {
+  /** One model execution over `batchSize` items (Triton's UpdateInferBatchStats). */
+  execution(batchSize: number, compute: ComputeTimes, nowMs = Date.now()): void {
+    if (nowMs > this.lastInference) this.lastInference = nowMs;
     this.executionCount++;
     let b = this.batches.get(batchSize);
     if (!b) {

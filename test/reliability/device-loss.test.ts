@@ -53,6 +53,8 @@ after(async () => {
   await server?.close();
 });
 
+const backendInfo = (metrics: string): string[] => metrics.split('\n').filter((l) => l.startsWith('dawnserve_backend_info{'));
+
 function outputOf(r: Reply): number[] {
   return (JSON.parse(r.body.toString()) as { outputs: { data: number[] }[] }).outputs[0]!.data;
 }
@@ -185,6 +187,13 @@ test('device loss: in-flight and new requests get 503, models reload on a new de
 
   assertClose(await infer200('digits', digitsBody), before0['digits']!, 1e-5, 'digits after recovery');
   assertClose(await infer200('tfjs_mlp', mlpBody), before0['tfjs_mlp']!, 1e-5, 'tfjs_mlp after recovery');
+  // Our own metrics on webgpu: the adapter in backend_info, GPU bytes, WGSL kernel dispatches.
+  const text = await s.runtime.metricsRegistry.metrics();
+  assert.deepEqual(backendInfo(text), [
+    `dawnserve_backend_info{backend="webgpu",adapter_vendor="${s.backend.adapter!.vendor}",adapter_architecture="${s.backend.adapter!.architecture}"} 1`,
+  ]);
+  assert.match(text, /^dawnserve_gpu_memory_bytes\{backend="webgpu"\} \d+$/m);
+  assert.ok(Number(/^dawnserve_kernel_dispatches_total (\d+)$/m.exec(text)?.[1]) > 0, 'kernel dispatches counted');
   assert.equal((await request(port, { method: 'GET', path: '/v2/health/live' })).status, 200);
   assert.equal((await request(port, { method: 'GET', path: '/v2/health/ready' })).status, 200);
 });
@@ -221,6 +230,10 @@ test('no new device: falls back per the auto order (wasm, cpu) and serves there'
   assert.match(rec.error ?? '', /adapter|setBackend/i);
   assert.equal(s.backend.backend, rec.backend);
   assert.match(s.backend.reasons.webgpu, /failed after device loss/);
+  // The metrics follow the fallback: one backend_info series, the new backend's; no GPU bytes.
+  const text = await s.runtime.metricsRegistry.metrics();
+  assert.deepEqual(backendInfo(text), [`dawnserve_backend_info{backend="${rec.backend}",adapter_vendor="",adapter_architecture=""} 1`]);
+  assert.doesNotMatch(text, /^dawnserve_gpu_memory_bytes\{/m);
   t.diagnostic(`fell back to ${rec.backend} in ${rec.seconds.toFixed(3)} s`);
   // Another backend: same answers within the fp32 tolerance of DESIGN §6.
   assertClose(await infer200('digits', digitsBody), before0['digits']!, 1e-4, `digits on ${rec.backend}`);

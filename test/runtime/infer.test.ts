@@ -204,6 +204,7 @@ test('statistics and metrics count requests, items and executions', async () => 
   assert.match(text, /nv_inference_queue_duration_us\{model="simple",version="1"\}/);
   assert.match(text, /nv_model_load_duration_secs\{model="simple",version="1"\}/);
   assert.match(text, /nv_cpu_memory_total_bytes \d+/);
-  assert.match(text, /dawnserve_backend_info\{backend="webgpu"\} 1/);
+  assert.match(text, /dawnserve_backend_info\{backend="webgpu",adapter_vendor="",adapter_architecture=""\} 1/);
+  assert.match(text, /dawnserve_queue_depth\{model="simple",version="1"\} 0/);
   assert.match(text, /dawnserve_tensors_alive 42/);
 });

@@ -1,16 +1,20 @@
 // POST .../infer: read the body once, decode (JSON / binary / raw), run, and write the response
 // ourselves (ctx.respond = false with a precomputed Content-Length): Koa's response path was most
 // of the overhead measured against raw node:http (toolchain notes), the router most of the rest.
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type Koa from 'koa';
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import type { InferenceRequest, InferenceResponse } from '../../runtime/api.js';
 import type { HttpDeps } from '../deps.js';
 import { unavailable, unsupported } from '../../runtime/errors.js';
 import { INFER_HEADER, parseInferHeaderLength } from '../binary.js';
 import { bodyLimitFor, readBody } from '../body.js';
 import { chooseEncoding, compress } from '../compression.js';
-import { decodeInferBody, encodeInferResponse, type EncodedInfer, type InferTarget } from '../infer-codec.js';
+import { decodeInferBody, encodeInferResponse, type DecodedInfer, type EncodedInfer, type InferTarget } from '../infer-codec.js';
+import { errorReply } from '../http-error.js';
 import { withDeadline, type InFlightLimiter } from '../limits.js';
 import type { FastListener } from '../listener.js';
 import { writeError } from '../middleware.js';
@@ -22,16 +26,23 @@ export type InferHandler = (req: IncomingMessage, res: ServerResponse, target: I
 /** Below this many binary output bytes the response is copied into one buffer: one write. */
 const CONCAT_BINARY_BELOW = 64 * 1024;
 
-export function inferHandler({ runtime, maxInputSize, limits }: HttpDeps): InferHandler {
+export function inferHandler({ runtime, maxInputSize, limits, log }: HttpDeps): InferHandler {
   const limit = bodyLimitFor(maxInputSize);
   const timeoutMs = limits?.requestTimeoutMs;
   return async (req, res, target) => {
-    const body = await readBody(req, limit);
-    const headerValue = req.headers[INFER_HEADER];
-    // No header: the whole body is JSON, except that an empty body is a raw request (Triton).
-    const headerLength = body.length === 0 && headerValue === undefined
-      ? 0 : parseInferHeaderLength(Array.isArray(headerValue) ? headerValue[0] : headerValue, body.length);
-    const decoded = decodeInferBody(body, headerLength, target, runtime, maxInputSize);
+    const t0 = performance.now();
+    let decoded: DecodedInfer;
+    try {
+      const body = await readBody(req, limit);
+      const headerValue = req.headers[INFER_HEADER];
+      // No header: the whole body is JSON, except that an empty body is a raw request (Triton).
+      const headerLength = body.length === 0 && headerValue === undefined
+        ? 0 : parseInferHeaderLength(Array.isArray(headerValue) ? headerValue[0] : headerValue, body.length);
+      decoded = decodeInferBody(body, headerLength, target, runtime, maxInputSize);
+    } catch (err) {
+      logInferFailure(log, target, undefined, t0, err);
+      throw err;
+    }
 
     const cancellable = withAbortSignal(decoded.request, res);
     let response: InferenceResponse;
@@ -40,6 +51,9 @@ export function inferHandler({ runtime, maxInputSize, limits }: HttpDeps): Infer
       // 503 and, if still queued, dropped; an execution already running is left to finish.
       response = await withDeadline(runtime.infer(decoded.request), timeoutMs,
         cancellable.abort, () => unavailable(`Request timeout expired: model '${target.model}' did not answer within ${(timeoutMs ?? 0) / 1000} s (--http-request-timeout-secs)`));
+    } catch (err) {
+      logInferFailure(log, target, decoded.request.id, t0, err);
+      throw err;
     } finally {
       cancellable.release();
     }
@@ -58,6 +72,7 @@ export function inferHandler({ runtime, maxInputSize, limits }: HttpDeps): Infer
       headers['Content-Length'] = packed.length;
       res.writeHead(200, headers);
       res.end(packed);
+      if (log.isLevelEnabled('debug')) logInfer(log, decoded.request.id, t0, response);
       return;
     }
     headers['Content-Length'] = encoded.jsonLength + encoded.binaryLength;
@@ -73,7 +88,34 @@ export function inferHandler({ runtime, maxInputSize, limits }: HttpDeps): Infer
       for (const p of encoded.binary) res.write(p);
       res.end();
     }
+    if (log.isLevelEnabled('debug')) logInfer(log, decoded.request.id, t0, response);
   };
+}
+
+// Request ids for the log where the client sent none: short, and unique within the process and
+// across restarts. Triton has no request-id header, so the id is only ever logged.
+const ID_PREFIX = randomBytes(3).toString('hex');
+let idSeq = 0;
+const requestId = (id: string | undefined): string => (id !== undefined && id !== '' ? id : `${ID_PREFIX}-${(++idSeq).toString(36)}`);
+const msSince = (t0: number): number => Math.round((performance.now() - t0) * 1000) / 1000;
+
+/** One debug line per answered inference (only built when debug is enabled). */
+function logInfer(log: Logger, id: string | undefined, t0: number, response: InferenceResponse): void {
+  log.debug({
+    requestId: requestId(id), model: response.model_name, version: response.model_version, status: 200,
+    durationMs: msSince(t0), batchSize: response.batchSize, executionBatchSize: response.executionBatchSize,
+  }, 'inference request');
+}
+
+/** A failed inference: warn for 5xx answers (the server's or the model's fault), debug otherwise. */
+function logInferFailure(log: Logger, target: InferTarget, id: string | undefined, t0: number, err: unknown): void {
+  const reply = errorReply(err);
+  const level = reply.status >= 500 ? 'warn' : 'debug';
+  if (!log.isLevelEnabled(level)) return;
+  log[level]({
+    requestId: requestId(id), model: target.model, version: target.version ?? '', status: reply.status,
+    durationMs: msSince(t0), err: reply.message,
+  }, 'inference request failed');
 }
 
 function wholeBody(encoded: EncodedInfer): Buffer {
@@ -185,6 +227,8 @@ export function inferListener(deps: HttpDeps, limiter: InFlightLimiter): FastLis
       counted = true;
       await handle(req, res, target);
     } catch (err) {
+      // The in-flight limit's 503: the handler, which logs the others, never saw this request.
+      if (!counted) logInferFailure(deps.log, target, undefined, performance.now(), err);
       writeError(deps.log, res, path, err);
     } finally {
       if (counted) limiter.release();
