@@ -95,6 +95,68 @@ export const InferRequest = t.intersection([
 ]);
 export type InferRequest = t.TypeOf<typeof InferRequest>;
 
+// A hand-written `InferRequest.is` for the hot path: io-ts's guard walks the intersections and
+// records with a closure per member (~0.4 µs for `simple`, ~0.9 µs for a binary header). It may
+// answer false where InferRequest.is answers true (it rejects anything unusual, e.g. bigint
+// parameters or a JsonDouble where an object belongs), never the reverse: callers fall back to
+// decodeOrThrow(InferRequest, …), which stays the schema and produces Triton's failure texts.
+
+const isRecord = (u: unknown): u is Record<string, unknown> => u !== null && typeof u === 'object' && !Array.isArray(u) && !(u instanceof JsonDouble);
+const isUintNumber = (u: unknown): boolean => typeof u === 'number' && Number.isInteger(u) && u >= 0;
+const optionalUint = (u: unknown): boolean => u === undefined || isUint(u);
+const optionalString = (u: unknown): boolean => u === undefined || typeof u === 'string';
+const optionalBoolean = (u: unknown): boolean => u === undefined || typeof u === 'boolean';
+
+function isRequestParameters(u: unknown): boolean {
+  if (!isRecord(u)) return false;
+  for (const key in u) {
+    if (!Object.hasOwn(u, key)) continue;
+    const v = u[key];
+    const kind = typeof v;
+    if (kind !== 'string' && kind !== 'number' && kind !== 'boolean') return false;
+    switch (key) {
+      case 'sequence_id': if (kind !== 'string' && !isUintNumber(v)) return false; break;
+      case 'sequence_start': case 'sequence_end': case 'binary_data_output': if (kind !== 'boolean') return false; break;
+      case 'priority': case 'timeout': if (!isUintNumber(v)) return false; break;
+    }
+  }
+  return true;
+}
+
+function isInferInput(u: unknown): boolean {
+  if (!isRecord(u) || typeof u.name !== 'string' || typeof u.datatype !== 'string') return false;
+  const shape = u.shape;
+  if (!Array.isArray(shape)) return false;
+  for (let i = 0; i < shape.length; i++) if (!isUint(shape[i])) return false;
+  const p = u.parameters;
+  if (p === undefined) return true;
+  return isRecord(p) && optionalUint(p.binary_data_size) && optionalString(p.shared_memory_region)
+    && optionalUint(p.shared_memory_offset) && optionalUint(p.shared_memory_byte_size);
+}
+
+function isRequestedOutput(u: unknown): boolean {
+  if (!isRecord(u) || typeof u.name !== 'string') return false;
+  const p = u.parameters;
+  if (p === undefined) return true;
+  return isRecord(p) && optionalBoolean(p.binary_data) && (p.classification === undefined || isUintNumber(p.classification))
+    && optionalString(p.shared_memory_region) && optionalUint(p.shared_memory_offset) && optionalUint(p.shared_memory_byte_size);
+}
+
+/** True only where `InferRequest.is` is true (see above); false means "ask io-ts". */
+export function isPlainInferRequest(u: unknown): u is InferRequest {
+  if (!isRecord(u)) return false;
+  if (!optionalString(u.id)) return false;
+  if (u.parameters !== undefined && !isRequestParameters(u.parameters)) return false;
+  const inputs = u.inputs;
+  if (!Array.isArray(inputs)) return false;
+  for (let i = 0; i < inputs.length; i++) if (!isInferInput(inputs[i])) return false;
+  const outputs = u.outputs;
+  if (outputs === undefined) return true;
+  if (!Array.isArray(outputs)) return false;
+  for (let i = 0; i < outputs.length; i++) if (!isRequestedOutput(outputs[i])) return false;
+  return true;
+}
+
 // ---- model repository (protocol §1.8) ----
 
 export const RepositoryIndexRequest = t.partial({ ready: t.boolean });

@@ -5,10 +5,10 @@ import type { InferenceRequest, InferenceResponse, InferenceRuntime, RequestedOu
 import { invalidArg } from '../runtime/errors.js';
 import type { HostTensor, Parameters } from '../runtime/types.js';
 import { BinaryCursor, binaryOutputBytes, coreMessage, decodeBinaryTensor, decodeRawInput } from './binary.js';
-import { InferRequest, type InferInput } from './codecs.js';
+import { InferRequest, isPlainInferRequest, type InferInput } from './codecs.js';
 import { decodeOrThrow } from './decode-error.js';
 import { parseRequestJson } from './json.js';
-import { checkShape, decodeJsonTensor, jsonOutputData, parseDataType } from './json-tensors.js';
+import { checkShape, decodeJsonData, jsonOutputData, parseDataType } from './json-tensors.js';
 
 export interface DecodedInfer {
   request: InferenceRequest;
@@ -40,13 +40,17 @@ export function decodeInferBody(
   const jsonLength = headerLength ?? body.length;
   if (jsonLength > maxInputSize) throw jsonTooLarge(jsonLength, maxInputSize);
   const json = parseRequestJson(body.toString('utf8', 0, jsonLength));
-  const req = decodeOrThrow(InferRequest, json);
+  const req = isPlainInferRequest(json) ? json : decodeOrThrow(InferRequest, json);
   const id = req.id;
 
   const parameters: Parameters = {};
   let defaultBinary = false;
-  if (req.parameters) {
-    for (const [key, value] of Object.entries(req.parameters)) {
+  const reqParameters = req.parameters;
+  if (reqParameters) {
+    // for-in over own keys: the order and assignment semantics of Object.entries, no arrays.
+    for (const key in reqParameters) {
+      if (!Object.hasOwn(reqParameters, key)) continue;
+      const value = reqParameters[key];
       if (key === 'binary_data_output') {
         defaultBinary = value === true;
         continue;
@@ -54,7 +58,7 @@ export function decodeInferBody(
       if (key.startsWith('triton_')) {
         throw invalidArg("parameter keys starting with 'triton_' are reserved for Triton usage and should not be specified.");
       }
-      parameters[key] = value;
+      parameters[key] = value as Parameters[string];
     }
   }
 
@@ -69,16 +73,22 @@ export function decodeInferBody(
     outputs = [];
     for (const out of req.outputs) {
       if (listed.has(out.name)) throw invalidArg(coreMessage(id, `output '${out.name}' already exists in request`));
-      const p = out.parameters ?? {};
+      const p = out.parameters;
+      if (p === undefined) {
+        listed.set(out.name, false);
+        outputs.push({ name: out.name });
+        continue;
+      }
       if (p.shared_memory_region !== undefined) throw shmNotFound(p.shared_memory_region);
       listed.set(out.name, p.binary_data === true);
       // binary_data is HTTP's concern; classification and custom parameters go to the runtime.
-      const forwarded: Parameters = {};
-      for (const [k, v] of Object.entries(p)) {
-        if (k === 'binary_data' || k.startsWith('shared_memory_')) continue;
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') forwarded[k] = v;
+      let forwarded: Parameters | undefined;
+      for (const k in p) {
+        if (!Object.hasOwn(p, k) || k === 'binary_data' || k.startsWith('shared_memory_')) continue;
+        const v = (p as Record<string, unknown>)[k];
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') (forwarded ??= {})[k] = v;
       }
-      outputs.push(Object.keys(forwarded).length > 0 ? { name: out.name, parameters: forwarded } : { name: out.name });
+      outputs.push(forwarded && Object.keys(forwarded).length > 0 ? { name: out.name, parameters: forwarded } : { name: out.name });
     }
   }
   const request: InferenceRequest = { model, version, parameters, inputs };
@@ -96,26 +106,30 @@ function decodeInput(
   input: InferInput, headerLength: number | undefined, cursor: BinaryCursor,
   model: string, id: string | undefined, maxInputSize: number,
 ): HostTensor {
-  const p = input.parameters ?? {};
-  const set: string[] = [];
-  if (input.data !== undefined) set.push("'data'");
-  if (p.binary_data_size !== undefined) set.push("'binary_data_size'");
-  if (p.shared_memory_region !== undefined) set.push("'shared_memory_region'");
+  const p = input.parameters;
+  const hasData = input.data !== undefined;
+  const binarySize = p?.binary_data_size;
+  const shmRegion = p?.shared_memory_region;
   const datatype = parseDataType(input.name, input.datatype);
   const shape = checkShape(input.name, datatype, input.shape);
-  if (set.length !== 1) {
+  if (Number(hasData) + Number(binarySize !== undefined) + Number(shmRegion !== undefined) !== 1) {
+    const set: string[] = [];
+    if (hasData) set.push("'data'");
+    if (binarySize !== undefined) set.push("'binary_data_size'");
+    if (shmRegion !== undefined) set.push("'shared_memory_region'");
     throw invalidArg("Input must set only one of the following fields: 'data', 'binary_data_size' in 'parameters', "
       + `'shared_memory_region' in 'parameters'. But ${set.length === 0 ? 'no field is set' : `set ${set.join(' ')}`}`);
   }
-  if (p.shared_memory_region !== undefined) throw shmNotFound(p.shared_memory_region);
-  if (p.binary_data_size !== undefined) {
-    const size = Number(p.binary_data_size);
+  if (shmRegion !== undefined) throw shmNotFound(shmRegion);
+  if (binarySize !== undefined) {
+    const size = Number(binarySize);
     if (size > 0 && headerLength === undefined) {
       throw invalidArg("must specify valid 'Infer-Header-Content-Length' in request header and 'binary_data_size' when passing inputs in binary data format");
     }
     return decodeBinaryTensor({ name: input.name, datatype, shape, model, id }, cursor.take(input.name, size));
   }
-  return decodeJsonTensor(input, maxInputSize);
+  // Type and shape were checked above, in Triton's order; the data is walked once.
+  return decodeJsonData(input.name, datatype, shape, input.data, maxInputSize);
 }
 
 // ---- response ----
@@ -133,28 +147,52 @@ export interface EncodedInfer {
 export function encodeInferResponse(response: InferenceResponse, decoded: DecodedInfer): EncodedInfer {
   const { listed, defaultBinary } = decoded;
   const id = decoded.request.id;
-  let s = '{';
+  // Every piece below is ASCII unless a name needed JSON.stringify or the data is text (BYTES):
+  // then the UTF-8 length is the string length, with no pass over the text.
+  let ascii = true;
+  const quote = (v: string): string => {
+    if (PLAIN_TEXT.test(v)) return '"' + v + '"';
+    ascii = false;
+    return JSON.stringify(v);
+  };
   // Triton echoes a non-empty request id only.
-  if (id) s += `"id":${JSON.stringify(id)},`;
-  s += `"model_name":${JSON.stringify(response.model_name)},"model_version":${JSON.stringify(response.model_version)}`;
-  if (response.parameters && Object.keys(response.parameters).length > 0) s += `,"parameters":${JSON.stringify(response.parameters)}`;
+  let s = id ? '{"id":' + quote(id) + ',"model_name":' : '{"model_name":';
+  s += quote(response.model_name) + ',"model_version":' + quote(response.model_version);
+  const parameters = response.parameters;
+  if (parameters && Object.keys(parameters).length > 0) {
+    s += ',"parameters":' + JSON.stringify(parameters);
+    ascii = false;
+  }
   s += ',"outputs":[';
   const binary: Buffer[] = [];
   let binaryLength = 0;
-  response.outputs.forEach((out, i) => {
+  const outputs = response.outputs;
+  for (let i = 0; i < outputs.length; i++) {
+    const out = outputs[i] as HostTensor;
     if (i > 0) s += ',';
-    s += `{"name":${JSON.stringify(out.name)},"datatype":"${out.datatype}","shape":[${out.shape.join(',')}],`;
+    s += '{"name":' + quote(out.name) + ',"datatype":"' + out.datatype + '","shape":[' + shapeText(out.shape) + '],';
     if (listed.get(out.name) ?? defaultBinary) {
       const bytes = binaryOutputBytes(out);
-      s += `"parameters":{"binary_data_size":${bytes.length}}}`;
+      s += '"parameters":{"binary_data_size":' + bytes.length + '}}';
       if (bytes.length > 0) {
         binary.push(bytes);
         binaryLength += bytes.length;
       }
     } else {
-      s += `"data":${jsonOutputData(out)}}`;
+      if (out.datatype === 'BYTES') ascii = false;
+      s += '"data":' + jsonOutputData(out) + '}';
     }
-  });
+  }
   s += ']}';
-  return { json: s, jsonLength: Buffer.byteLength(s), binary, binaryLength };
+  return { json: s, jsonLength: ascii ? s.length : Buffer.byteLength(s), binary, binaryLength };
+}
+
+/** Printable ASCII without a quote or backslash: JSON.stringify would write it unchanged. */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function shapeText(shape: readonly number[]): string {
+  if (shape.length === 0) return '';
+  let s = '' + shape[0];
+  for (let i = 1; i < shape.length; i++) s += ',' + shape[i];
+  return s;
 }
