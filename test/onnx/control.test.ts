@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { HostTensor } from '../../src/runtime/types.js';
 import { OnnxType } from '../../src/runtime/onnx/model.js';
 import { buildModel, floats, randomFloats, writeModel } from './build.js';
-import { assertClose, execute, loadExecutor, numbers, runOrt, useBackend } from './helpers.js';
+import { compareWithOrt, loadExecutor, useBackend } from './helpers.js';
 
 const F = OnnxType.FLOAT;
 const B = OnnxType.BOOL;
@@ -88,23 +88,8 @@ const loopWhile = () => buildModel({
   initializers: [floats('fifty', [], [50]), floats('zero', [], [0])],
 });
 
-async function check(path: string, feeds: HostTensor[], what: string): Promise<void> {
-  const ort = await runOrt(path, feeds);
-  const { executor, config } = await loadExecutor(path);
-  try {
-    const got = await execute(executor, config, feeds);
-    for (const out of got) {
-      const want = ort.get(out.name)!;
-      assert.deepEqual(out.shape, want.dims, `${what} ${out.name}: shape`);
-      assertClose(numbers(out), want.values, `${what} ${out.name}`);
-    }
-    const count = tf.memory().numTensors;
-    await execute(executor, config, feeds);
-    assert.equal(tf.memory().numTensors, count, `${what}: tensors leaked`);
-  } finally {
-    await executor.unload();
-  }
-}
+const check = (path: string, feeds: HostTensor[], what: string): Promise<void> =>
+  compareWithOrt(path, feeds, what, { checkLeaks: true });
 
 describe('ONNX control flow vs onnxruntime', () => {
   before(async () => { assert.equal(await useBackend('cpu'), true); });

@@ -135,3 +135,28 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   }
   assert.ok(at < 0, `${what}: element ${at} is ${actual[at]}, expected ${expected[at]} (beyond tolerance by ${worst})`);
 }
+
+/**
+ * Loads the model with our executor, runs `feeds` through it and through onnxruntime-node, and
+ * asserts equal shapes and values within `1e-4 + 1e-4·|e|`; with `checkLeaks`, a second run must
+ * leave tf.memory().numTensors unchanged. The executor is unloaded afterwards.
+ */
+export async function compareWithOrt(path: string, feeds: HostTensor[], what: string, opts: { checkLeaks?: boolean } = {}): Promise<void> {
+  const want = await runOrt(path, feeds);
+  const { executor, config } = await loadExecutor(path);
+  try {
+    const got = await execute(executor, config, feeds);
+    for (const out of got) {
+      const expected = want.get(out.name)!;
+      assert.deepEqual(out.shape, expected.dims, `${what} ${out.name}: shape`);
+      assertClose(numbers(out), expected.values, `${what} ${out.name}`);
+    }
+    if (opts.checkLeaks) {
+      const count = tf.memory().numTensors;
+      await execute(executor, config, feeds);
+      assert.equal(tf.memory().numTensors, count, `${what}: tensors leaked`);
+    }
+  } finally {
+    await executor.unload();
+  }
+}

@@ -9,7 +9,7 @@ import { loadOnnxModel, OnnxType } from '../../src/runtime/onnx/model.js';
 import { OnnxPlan } from '../../src/runtime/onnx/plan.js';
 import { hostToTensor } from '../../src/runtime/tensor-convert.js';
 import { buildModel, floats, ints, randomFloats, writeModel } from './build.js';
-import { assertClose, execute, loadExecutor, loadFixture, numbers, runOrt, useBackend } from './helpers.js';
+import { compareWithOrt, execute, loadExecutor, loadFixture, useBackend } from './helpers.js';
 
 /** Builds the plan for `path` and counts the Transpose kernels one run executes. */
 async function profileRun(path: string, inputs: HostTensor[]): Promise<{ plan: OnnxPlan; transposes: number }> {
@@ -113,18 +113,7 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
     it('keeps NCHW semantics through every rewritten op', async () => {
       const path = writeModel(layoutModel());
       const feeds: HostTensor[] = [{ name: 'x', datatype: 'FP32', shape: [2, 3, 8, 8], data: randomFloats(384, 12) }];
-      const ort = await runOrt(path, feeds);
-      const { executor, config } = await loadExecutor(path);
-      try {
-        const got = await execute(executor, config, feeds);
-        for (const out of got) {
-          const want = ort.get(out.name)!;
-          assert.deepEqual(out.shape, want.dims, `${out.name}: shape`);
-          assertClose(numbers(out), want.values, out.name);
-        }
-      } finally {
-        await executor.unload();
-      }
+      await compareWithOrt(path, feeds, 'layout model');
       if (backend === 'cpu') {
         const { plan } = await profileRun(path, feeds);
         // In: x (shared by both convs). Out: hs, tr, r6 (graph outputs / NCHW readers).

@@ -9,7 +9,7 @@ import { OnnxType } from '../../src/runtime/onnx/model.js';
 import { einsumFallback } from '../../src/runtime/onnx/ops/einsum.js';
 import type { AttrSpec, IoSpec, TensorSpec } from './build.js';
 import { buildModel, floats, ints, randomFloats, writeModel } from './build.js';
-import { assertClose, execute, loadExecutor, numbers, runOrt, useBackend } from './helpers.js';
+import { assertClose, compareWithOrt, execute, loadExecutor, numbers, runOrt, useBackend } from './helpers.js';
 
 interface OpCase {
   name: string;
@@ -109,18 +109,7 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
     for (const k of CASES) {
       it(k.name, async () => {
         const { path, feeds } = caseModel(k);
-        const ort = await runOrt(path, feeds);
-        const { executor, config } = await loadExecutor(path);
-        try {
-          const got = await execute(executor, config, feeds);
-          for (const out of got) {
-            const want = ort.get(out.name)!;
-            assert.deepEqual(out.shape, want.dims, `${k.name} ${out.name}: shape`);
-            assertClose(numbers(out), want.values, `${k.name} ${out.name}`);
-          }
-        } finally {
-          await executor.unload();
-        }
+        await compareWithOrt(path, feeds, k.name);
       });
     }
   });
