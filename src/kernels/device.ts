@@ -32,7 +32,7 @@ export type DeviceLostHandler = (info: DeviceLostInfo) => void;
 // Limits we raise to the adapter maximum (tfjs's stock factory does the same).
 const RAISED_LIMITS = [
   'maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize',
-  'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup',
+  'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxTextureDimension2D',
 ] as const;
 const OPTIONAL_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16', 'bgra8unorm-storage'] as const;
 
@@ -137,11 +137,35 @@ export class GpuContext {
   profiler: KernelProfiler | undefined;
   readonly pipelines: PipelineCache;
   readonly pools: BufferPools;
+  private packed: GPUTexture | undefined;
   constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary) {
     this.pipelines = new PipelineCache(device);
     this.pools = new BufferPools(device);
   }
+
+  /**
+   * An rgba32float texture of at least width × height texels that the software matmul packs its
+   * B operand into (ops/texmm.ts). One texture per device, grown on demand: reusing it for the
+   * next matmul is safe because dispatches run in queue order, and a replaced texture is only
+   * dropped (not destroyed), so commands already recorded keep theirs alive until they ran.
+   */
+  packTexture(width: number, height: number): GPUTextureView {
+    const old = this.packed;
+    if (!old || old.width < width || old.height < height) {
+      let w = Math.max(width, old?.width ?? 0);
+      let h = Math.max(height, old?.height ?? 0);
+      if (w * h * 16 > PACK_TEXTURE_MAX_BYTES) [w, h] = [width, height];
+      this.packed = this.device.createTexture({
+        label: 'dawnserve-pack', size: [w, h], format: 'rgba32float',
+        usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
+      });
+    }
+    return (this.packed as GPUTexture).createView();
+  }
 }
+
+/** Upper bound of the pack texture (the chooser sends larger operands to the buffer kernel). */
+export const PACK_TEXTURE_MAX_BYTES = 64 * 1024 * 1024;
 
 const contexts = new WeakMap<GPUDevice, GpuContext>();
 

@@ -103,9 +103,18 @@ export class KernelProfiler {
  * Where a kernel records its dispatches: a standalone `CommandBatch` (own encoder, own submit) or,
  * for tfjs tensors, tfjs-backend-webgpu's open encoder (`tfjs/bridge.ts`).
  */
+/** A texture view bound in a kernel's binding list (sampled or storage, as its WGSL declares). */
+export interface TextureBinding { view: GPUTextureView }
+/** What a kernel binds at one @binding: a storage buffer or a texture view. */
+export type Binding = GPUBuffer | TextureBinding;
+
+function resourceOf(b: Binding): GPUBindingResource {
+  return 'view' in b ? b.view : { buffer: b };
+}
+
 export interface KernelRecorder {
   /** Encodes one dispatch; `buffers` bind to @binding(0..n-1), the uniforms to @binding(n). */
-  dispatch<P>(program: KernelProgram<P>, p: P, buffers: readonly GPUBuffer[]): void;
+  dispatch<P>(program: KernelProgram<P>, p: P, buffers: readonly Binding[]): void;
   /** A temporary storage buffer that stays valid until the dispatches that use it have run. */
   scratch(bytes: number): GPUBuffer;
 }
@@ -125,7 +134,7 @@ export function kernelDispatches(): number {
  * Returns false when the dispatch is empty.
  */
 export function encodeDispatch<P>(ctx: GpuContext, pass: () => GPUComputePassEncoder, program: KernelProgram<P>, p: P,
-  buffers: readonly GPUBuffer[], uniform: (bytes: number) => GPUBuffer): boolean {
+  buffers: readonly Binding[], uniform: (bytes: number) => GPUBuffer): boolean {
   const [x, y, z] = program.dispatch(p);
   if (x === 0 || y === 0 || z === 0) return false;
   const max = ctx.adapter.limits['maxComputeWorkgroupsPerDimension'] ?? 65535;
@@ -137,7 +146,7 @@ export function encodeDispatch<P>(ctx: GpuContext, pass: () => GPUComputePassEnc
   const data = program.uniforms(p);
   const ubuf = uniform(data.byteLength);
   device.queue.writeBuffer(ubuf, 0, data);
-  const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+  const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({ binding, resource: resourceOf(b) }));
   entries.push({ binding: buffers.length, resource: { buffer: ubuf, size: data.byteLength } });
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
   const enc = pass();
@@ -165,7 +174,7 @@ export class CommandBatch implements KernelRecorder {
   }
 
   /** Encodes one dispatch; `buffers` bind to @binding(0..n-1), the uniforms to @binding(n). */
-  dispatch<P>(program: KernelProgram<P>, p: P, buffers: readonly GPUBuffer[]): void {
+  dispatch<P>(program: KernelProgram<P>, p: P, buffers: readonly Binding[]): void {
     if (this.submitted) throw new Error('CommandBatch already submitted');
     encodeDispatch(this.ctx, () => this.openPass(), program, p, buffers, (bytes) => {
       const ubuf = this.ctx.pools.uniform.acquire(bytes);

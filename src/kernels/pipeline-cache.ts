@@ -33,6 +33,11 @@ export class PipelineCache {
     return pipeline;
   }
 
+  /** Keys of the compiled pipelines (tests check which variant ran). */
+  keys(): string[] {
+    return [...this.pipelines.keys()];
+  }
+
   clear(): void {
     this.pipelines.clear();
   }

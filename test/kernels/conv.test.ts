@@ -31,7 +31,7 @@ async function checkOurs(f: () => Tensor4D, k: number, what: string): Promise<vo
   assertClose(values, expected, reductionScale(k), what);
 }
 
-for (const [variant, tile] of [['reg', undefined], ['tiled', '32x64x16:4x4'], ['tiled', '64x64x16:4x4']] as const) {
+for (const [variant, tile] of [['reg', undefined], ['tex', undefined], ['tiled', '32x64x16:4x4'], ['tiled', '64x64x16:4x4']] as const) {
 describe(`conv2d (${variant}${tile ? ` ${tile}` : ''})`, () => {
   before(() => { setKernelOptions({ conv: variant, tile: tile ? parseTile(tile) : undefined }); });
   after(() => { setKernelOptions({ conv: undefined, tile: undefined }); });

@@ -6,7 +6,7 @@ import type * as tfType from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { installWebGpuGlobals } from '../../src/kernels/device.js';
 import { registerDawnKernels } from '../../src/kernels/register.js';
-import { contextForBackend } from '../../src/kernels/device.js';
+import { type GpuContext, contextForBackend } from '../../src/kernels/device.js';
 
 export type Tf = typeof tfType;
 
@@ -14,6 +14,8 @@ export interface KernelTestEnv {
   tf: Tf;
   backend: WebGPUBackend;
   dispatches(): number;
+  /** The device's kernel context (adapter summary, pipeline cache). */
+  ctx: GpuContext;
   teardown(): void;
 }
 
@@ -36,6 +38,7 @@ export async function setupWebGpu(): Promise<KernelTestEnv> {
   return {
     tf, backend,
     dispatches: () => ctx.dispatches,
+    ctx,
     teardown: () => backend.device.destroy(),
   };
 }

@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setKernelOptions } from '../../src/kernels/options.js';
 import { parseTile, tileName } from '../../src/kernels/ops/tiled.js';
+import { pickMatMulVariant } from '../../src/kernels/ops/matmul.js';
+import { texCoreAvailable } from '../../src/kernels/ops/texmm.js';
 import { type KernelTestEnv, assertClose, onCpu, onGpu, randomArray, reductionScale, rng, setupWebGpu } from './helpers.js';
 
 let env: KernelTestEnv;
@@ -34,6 +36,7 @@ function shapeOut(c: Case): string {
 // 8×8-per-thread one), so every load mode (vec4/scalar, transposed) meets ragged tile edges.
 const VARIANTS = [
   { variant: 'reg' as const, tile: undefined },
+  { variant: 'tex' as const, tile: undefined },
   ...['32x64x16:4x4', '32x32x16:4x4', '64x64x16:4x4', '64x64x32:8x8'].map((t) => ({ variant: 'tiled' as const, tile: parseTile(t) })),
 ];
 
@@ -60,6 +63,31 @@ for (const { variant, tile } of VARIANTS) {
     });
   });
 }
+
+describe('matmul variant choice', () => {
+  before(() => { setKernelOptions({ matmul: undefined, tile: undefined }); });
+  it('lavapipe (8-wide subgroups) gets the texture core, other adapters do not', async (t) => {
+    const a = env.ctx.adapter;
+    const shape = { M: 64, N: 64, K: 64, batch: 1, batchB: 1 };
+    assert.equal(pickMatMulVariant({ ...a, software: false }, shape).variant, 'tiled');
+    assert.equal(pickMatMulVariant({ ...a, software: true, subgroups: false }, shape).variant, 'reg');
+    assert.equal(pickMatMulVariant({ ...a, software: true, subgroups: true, subgroupMinSize: 8, subgroupMaxSize: 8 }, shape).variant, 'tex');
+    // B too large for the pack texture → the buffer kernel.
+    assert.equal(pickMatMulVariant({ ...a, software: true, subgroups: true, subgroupMinSize: 8, subgroupMaxSize: 8, limits: { ...a.limits, maxTextureDimension2D: 32 } }, shape).variant, 'reg');
+    if (!texCoreAvailable(a)) { t.skip(`adapter ${a.description} has no 8-wide subgroups`); return; }
+    const { tf } = env;
+    const rand = rng(5);
+    const av = randomArray(rand, 40 * 24);
+    const bv = randomArray(rand, 24 * 20);
+    const f = () => tf.matMul(tf.tensor(av, [40, 24]), tf.tensor(bv, [24, 20]));
+    const expected = await onCpu(tf, f);
+    const { values } = await onGpu(env, f);
+    assertClose(values, expected, reductionScale(24), 'default variant');
+    const keys = env.ctx.pipelines.keys();
+    assert.ok(keys.some((k) => k.startsWith('matmul:tex,')), `texture core compiled: ${keys.join(' ')}`);
+    assert.ok(keys.some((k) => k.startsWith('pack-b:')), 'B packed');
+  });
+});
 
 describe('fused matmul', () => {
   before(() => { setKernelOptions({ matmul: undefined, tile: undefined }); });

@@ -4,6 +4,8 @@
 // channels per thread, vec4 along Cin and Cout when they divide by 4, no workgroup memory.
 import { type Activation, activationWgsl } from './activation.js';
 import { type MatMulVariant, epilogue } from './matmul.js';
+import { type TexRows, packBProgram, paddedK, texDispatch, texMain } from './texmm.js';
+import type { Binding, KernelRecorder } from '../dispatcher.js';
 import { type TileConfig, tileName, tileWorkgroup, tiledMain } from './tiled.js';
 import { foldGroups } from './rows.js';
 import { type KernelProgram, ceilDiv, packUniforms, uniformStruct } from '../program.js';
@@ -18,8 +20,12 @@ export interface ConvGeometry {
 export interface Conv2DParams extends ConvGeometry {
   activation: Activation; leakyAlpha: number; bias: boolean; biasLen: number;
   /** 'reg' block per thread: tm output pixels × 4·nv output channels. */
-  nv: 1 | 2; tm: 1 | 2 | 4 | 8;
-  /** 'reg' (software adapters) or 'tiled' (real GPUs: implicit GEMM on the shared-memory core). */
+  nv: 1 | 2; tm: 1 | 2 | 4 | 8 | 16;
+  /**
+   * 'reg' (software adapters), 'tex' (lavapipe: the filter packed into a texture, im2col rows
+   * shared through subgroups, ops/texmm.ts) or 'tiled' (real GPUs: implicit GEMM on the
+   * shared-memory core).
+   */
   variant: MatMulVariant; tile: TileConfig;
 }
 
@@ -31,7 +37,7 @@ const CONV_UNIFORMS = [
   ['M', 'u32'], ['N', 'u32'], ['biasLen', 'u32'], ['alpha', 'f32'], ['leak', 'f32'],
   ['inH', 'i32'], ['inW', 'i32'], ['inC', 'u32'], ['outH', 'u32'], ['outW', 'u32'],
   ['fh', 'u32'], ['fw', 'u32'], ['strideH', 'i32'], ['strideW', 'i32'], ['dilH', 'i32'], ['dilW', 'i32'],
-  ['padTop', 'i32'], ['padLeft', 'i32'], ['K', 'u32'],
+  ['padTop', 'i32'], ['padLeft', 'i32'], ['K', 'u32'], ['batchB', 'u32'], ['Kp', 'u32'],
 ] as const;
 
 function convUniforms(g: ConvGeometry, M: number, N: number, biasLen: number, leak: number): ArrayBuffer {
@@ -39,7 +45,7 @@ function convUniforms(g: ConvGeometry, M: number, N: number, biasLen: number, le
     ['u32', M], ['u32', N], ['u32', biasLen], ['f32', 1], ['f32', leak],
     ['i32', g.inH], ['i32', g.inW], ['u32', g.inC], ['u32', g.outH], ['u32', g.outW],
     ['u32', g.fh], ['u32', g.fw], ['i32', g.strideH], ['i32', g.strideW], ['i32', g.dilH], ['i32', g.dilW],
-    ['i32', g.padTop], ['i32', g.padLeft], ['u32', g.fh * g.fw * g.inC],
+    ['i32', g.padTop], ['i32', g.padLeft], ['u32', g.fh * g.fw * g.inC], ['u32', 1], ['u32', paddedK(g.fh * g.fw * g.inC)],
   ]);
 }
 
@@ -139,16 +145,72 @@ fn readB(z : u32, k : u32, n : u32) -> ${TB} {
 ${tiledMain(p.tile, cinV ? 'k4' : 'k1', coutV ? 'n4' : 'n1')}`;
 }
 
+// Implicit GEMM on the texture core: the filter [Kh·Kw·Cin, Cout] is B (packed into a texture by
+// `recordConv2D`), and each lane walks its own k = (kh, kw, ci), stepping by the subgroup size with
+// carries instead of a div/mod per element (integer division is scalarized on the CPU).
+function convTexSource(p: Conv2DParams): string {
+  const coutV = p.outC % 4 === 0;
+  return `enable subgroups;
+${uniformStruct(CONV_UNIFORMS)}
+@group(0) @binding(0) var<storage, read> X : array<f32>;
+@group(0) @binding(1) var Bt : texture_2d<f32>;
+${p.bias ? '@group(0) @binding(2) var<storage, read> bias : array<f32>;' : ''}
+@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> C : array<${coutV ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(${p.bias ? 4 : 3}) var<uniform> u : Uniforms;
+${activationWgsl(p.activation)}
+${epilogue({ mask: false, bias: p.bias }, { outVec: coutV })}
+
+fn convA(xb : u32, oh : i32, ow : i32, kh : u32, kw : u32, ci : u32) -> f32 {
+  let ih = oh + i32(kh) * u.dilH;
+  let iw = ow + i32(kw) * u.dilW;
+  if (kh >= u.fh || ih < 0 || ih >= u.inH || iw < 0 || iw >= u.inW) { return 0.0; }
+  return X[xb + (u32(ih) * u32(u.inW) + u32(iw)) * u.inC + ci];
+}
+
+${texMain(p.tm as TexRows, {
+    rowSetup: (r) => `let pix${r} = rowc${r} % (u.outH * u.outW);
+  let xb${r} = (rowc${r} / (u.outH * u.outW)) * u32(u.inH) * u32(u.inW) * u.inC;
+  let oh${r} = i32(pix${r} / u.outW) * u.strideH - u.padTop;
+  let ow${r} = i32(pix${r} % u.outW) * u.strideW - u.padLeft;`,
+    kSetup: `var ci = sl % u.inC;
+  var kw = (sl / u.inC) % u.fw;
+  var kh = (sl / u.inC) / u.fw;`,
+    load: (r) => `convA(xb${r}, oh${r}, ow${r}, kh, kw, ci)`,
+    kAdvance: `ci += 8u;
+    loop {
+      if (ci < u.inC) { break; }
+      ci -= u.inC;
+      kw += 1u;
+      if (kw == u.fw) { kw = 0u; kh += 1u; }
+    }`,
+  })}`;
+}
+
 export const conv2dProgram: KernelProgram<Conv2DParams> = {
   name: 'conv2d',
-  key: (p) => `${p.variant === 'tiled' ? `tiled${tileName(p.tile)}` : `reg,nv${p.nv}tm${p.tm}`},${p.inC % 4 === 0 ? 'cV' : ''},${p.outC % 4 === 0 ? 'oV' : ''},${p.activation},${p.bias ? 'bias' : ''}`,
-  wgsl: (p) => (p.variant === 'tiled' ? convTiledSource(p) : convSource(p)),
-  workgroupSize: (p) => (p.variant === 'tiled' ? tileWorkgroup(p.tile) : [8, 8, 1]),
-  dispatch: (p) => (p.variant === 'tiled'
-    ? [ceilDiv(p.outC, p.tile.bn), ceilDiv(p.batch * p.outH * p.outW, p.tile.bm), 1]
-    : [ceilDiv(p.outC, 8 * 4 * p.nv), ceilDiv(p.batch * p.outH * p.outW, 8 * p.tm), 1]),
+  key: (p) => `${p.variant === 'tiled' ? `tiled${tileName(p.tile)}` : `${p.variant},nv${p.nv}tm${p.tm}`},${p.inC % 4 === 0 ? 'cV' : ''},${p.outC % 4 === 0 ? 'oV' : ''},${p.activation},${p.bias ? 'bias' : ''}`,
+  wgsl: (p) => (p.variant === 'tiled' ? convTiledSource(p) : p.variant === 'tex' ? convTexSource(p) : convSource(p)),
+  workgroupSize: (p) => (p.variant === 'tiled' ? tileWorkgroup(p.tile) : p.variant === 'tex' ? [8, 1, 1] : [8, 8, 1]),
+  dispatch: (p) => {
+    const M = p.batch * p.outH * p.outW;
+    if (p.variant === 'tex') return texDispatch(M, p.outC, 1, p.tm as TexRows);
+    return p.variant === 'tiled' ? [ceilDiv(p.outC, p.tile.bn), ceilDiv(M, p.tile.bm), 1] : [ceilDiv(p.outC, 8 * 4 * p.nv), ceilDiv(M, 8 * p.tm), 1];
+  },
   uniforms: (p) => convUniforms(p, p.batch * p.outH * p.outW, p.outC, p.biasLen, p.leakyAlpha),
 };
+
+/** Records a conv2d with `bindings` = [X, W, bias?, C]; the 'tex' variant packs W first. */
+export function recordConv2D(rec: KernelRecorder, pack: (w: number, h: number) => GPUTextureView, p: Conv2DParams,
+  bindings: readonly Binding[]): void {
+  if (p.variant !== 'tex') {
+    rec.dispatch(conv2dProgram, p, bindings);
+    return;
+  }
+  const K = p.fh * p.fw * p.inC;
+  const view = { view: pack(ceilDiv(p.outC, 4), paddedK(K)) };
+  rec.dispatch(packBProgram, { K, N: p.outC, batchB: 1, transB: false }, [bindings[1]!, view]);
+  rec.dispatch(conv2dProgram, p, [bindings[0]!, view, ...bindings.slice(2)]);
+}
 
 const DW_WG = 64;
 

@@ -4,12 +4,18 @@
 //    the layout allows, no workgroup memory. On lavapipe this measured ~2× tfjs's shared-memory
 //    kernel: llvmpipe runs a workgroup on one CPU thread, so barriers are emulated and the CPU
 //    caches already provide the reuse that shared memory buys on a GPU.
+//  - 'tex' (software adapters with 8-wide subgroups, i.e. lavapipe): B packed into a texture and A
+//    shared through subgroup broadcasts (ops/texmm.ts); ~2× 'reg' there. Needs a pack dispatch
+//    first, so callers record it with `recordMatMul`.
 //  - 'tiled' (real GPUs): 32×32 output tile per 8×8 workgroup staged through workgroup memory.
+import type { AdapterSummary } from '../device.js';
+import type { Binding, KernelRecorder } from '../dispatcher.js';
 import { type Activation, activationWgsl } from './activation.js';
 import { type KernelProgram, ceilDiv, packUniforms, uniformStruct } from '../program.js';
 import { type ALoad, type BLoad, type TileConfig, tileName, tileWorkgroup, tiledMain } from './tiled.js';
+import { type TexRows, packBProgram, packFits, paddedK, texCoreAvailable, texDispatch, texMain, texRows } from './texmm.js';
 
-export type MatMulVariant = 'reg' | 'tiled';
+export type MatMulVariant = 'reg' | 'tiled' | 'tex';
 /** 'grid': 8×8 threads per workgroup; 'rowu': 64×1 threads sharing their rows, so A loads are uniform. */
 export type RegLayout = 'grid' | 'rowu';
 
@@ -28,8 +34,8 @@ export interface MatMulParams {
   variant: MatMulVariant;
   /** vec4 columns per thread in the 'reg' variant (1 → 4 cols, 2 → 8 cols). */
   nv: 1 | 2;
-  /** Rows per thread in the 'reg' variant. */
-  tm: 1 | 2 | 4 | 8;
+  /** Rows per thread in the 'reg' variant; rows per workgroup in the 'tex' variant. */
+  tm: 1 | 2 | 4 | 8 | 16;
   reg: RegLayout;
   /** Block tile of the 'tiled' variant. */
   tile: TileConfig;
@@ -51,7 +57,7 @@ function layoutOf(p: MatMulParams): Layout {
 
 const UNIFORMS = [
   ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batchA', 'u32'], ['batchB', 'u32'], ['biasLen', 'u32'],
-  ['maskBatch', 'u32'], ['alpha', 'f32'], ['leak', 'f32'],
+  ['maskBatch', 'u32'], ['alpha', 'f32'], ['leak', 'f32'], ['Kp', 'u32'],
 ] as const;
 
 function bindings(p: MatMulParams, l: Layout): string {
@@ -208,20 +214,66 @@ export const matMulProgram: KernelProgram<MatMulParams> = {
   key: (p) => {
     const l = layoutOf(p);
     const t = tiledLoads(p);
-    return [p.variant, p.variant === 'reg' ? `nv${p.nv}tm${p.tm}${p.reg}` : `${tileName(p.tile)}${t.a}${t.b}`, p.transA ? 'tA' : '', p.transB ? 'tB' : '',
+    if (p.variant === 'tex') {
+      return ['tex', `tm${p.tm}`, p.transA ? 'tA' : '', l.outVec ? 'oV' : '', p.activation, p.bias ? 'bias' : '', p.mask ? 'mask' : ''].join(',');
+    }
+    const shape = p.variant === 'reg' ? `nv${p.nv}tm${p.tm}${p.reg}` : `${tileName(p.tile)}${t.a}${t.b}`;
+    return [p.variant, shape, p.transA ? 'tA' : '', p.transB ? 'tB' : '',
       l.aVec ? 'aV' : '', l.bVecN ? 'bN' : '', l.bVecK ? 'bK' : '', l.outVec ? 'oV' : '',
       p.activation, p.bias ? 'bias' : '', p.mask ? 'mask' : ''].join(',');
   },
-  wgsl: (p) => (p.variant === 'reg' ? regSource(p, layoutOf(p)) : tiledSource(p, layoutOf(p))),
-  workgroupSize: (p) => (p.variant === 'tiled' ? tileWorkgroup(p.tile) : p.reg === 'rowu' ? [64, 1, 1] : [8, 8, 1]),
-  dispatch: (p) => (p.variant === 'reg'
-    ? (p.reg === 'rowu' ? [ceilDiv(p.N, 64 * 4 * p.nv), ceilDiv(p.M, p.tm), p.batch] : [ceilDiv(p.N, 8 * 4 * p.nv), ceilDiv(p.M, 8 * p.tm), p.batch])
-    : [ceilDiv(p.N, p.tile.bn), ceilDiv(p.M, p.tile.bm), p.batch]),
+  wgsl: (p) => (p.variant === 'reg' ? regSource(p, layoutOf(p)) : p.variant === 'tex' ? texSource(p, layoutOf(p)) : tiledSource(p, layoutOf(p))),
+  workgroupSize: (p) => (p.variant === 'tiled' ? tileWorkgroup(p.tile) : p.variant === 'tex' ? [8, 1, 1] : p.reg === 'rowu' ? [64, 1, 1] : [8, 8, 1]),
+  dispatch: (p) => {
+    if (p.variant === 'tex') return texDispatch(p.M, p.N, p.batch, p.tm as TexRows);
+    if (p.variant === 'tiled') return [ceilDiv(p.N, p.tile.bn), ceilDiv(p.M, p.tile.bm), p.batch];
+    return p.reg === 'rowu' ? [ceilDiv(p.N, 64 * 4 * p.nv), ceilDiv(p.M, p.tm), p.batch] : [ceilDiv(p.N, 8 * 4 * p.nv), ceilDiv(p.M, 8 * p.tm), p.batch];
+  },
   uniforms: (p) => packUniforms([
     ['u32', p.M], ['u32', p.N], ['u32', p.K], ['u32', p.batchA], ['u32', p.batchB], ['u32', p.biasLen],
-    ['u32', p.maskBatch], ['f32', p.alpha], ['f32', p.leakyAlpha],
+    ['u32', p.maskBatch], ['f32', p.alpha], ['f32', p.leakyAlpha], ['u32', paddedK(p.K)],
   ]),
 };
+
+/**
+ * Records C = op(A)·op(B) (+ mask, bias) with `bindings` = [A, B, bias?, mask?, C] as the
+ * program declares them; the 'tex' variant first packs B into the device's pack texture.
+ */
+export function recordMatMul(rec: KernelRecorder, pack: (w: number, h: number) => GPUTextureView, p: MatMulParams,
+  bindings: readonly Binding[]): void {
+  if (p.variant !== 'tex') {
+    rec.dispatch(matMulProgram, p, bindings);
+    return;
+  }
+  const view = { view: pack(ceilDiv(p.N, 4), p.batchB * paddedK(p.K)) };
+  rec.dispatch(packBProgram, { K: p.K, N: p.N, batchB: p.batchB, transB: p.transB }, [bindings[1]!, view]);
+  rec.dispatch(matMulProgram, p, [bindings[0]!, view, ...bindings.slice(2)]);
+}
+
+function texSource(p: MatMulParams, l: Layout): string {
+  const decl = [
+    '@group(0) @binding(0) var<storage, read> A : array<f32>;',
+    '@group(0) @binding(1) var Bt : texture_2d<f32>;',
+  ];
+  let i = 2;
+  if (p.bias) decl.push(`@group(0) @binding(${i++}) var<storage, read> bias : array<f32>;`);
+  if (p.mask) decl.push(`@group(0) @binding(${i++}) var<storage, read> mask : array<f32>;`);
+  decl.push(`@group(0) @binding(${i++}) var<storage, read_write> C : array<${l.outVec ? 'vec4<f32>' : 'f32'}>;`);
+  decl.push(`@group(0) @binding(${i++}) var<uniform> u : Uniforms;`);
+  const aIdx = p.transA ? 'k * u.M + m' : 'm * u.K + k';
+  return `enable subgroups;
+${uniformStruct(UNIFORMS)}
+${decl.join('\n')}
+${activationWgsl(p.activation)}
+${epilogue(p, l)}
+
+fn readA(z : u32, m : u32, k : u32) -> f32 {
+  if (k >= u.K) { return 0.0; }
+  return A[(z % u.batchA) * u.M * u.K + ${aIdx}];
+}
+
+${texMain(p.tm as TexRows, { rowSetup: () => '', kSetup: '', load: (r) => `readA(z, rowc${r}, k)`, kAdvance: '' })}`;
+}
 
 /** Default for the register-blocked variant's params (unused there). */
 export const TILE_32: TileConfig = { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 };
@@ -242,6 +294,21 @@ export function chooseTile(M: number, N: number, batch: number): TileConfig {
   if (tiles64 > 512) return TILE_32;
   if (tiles64 > 64) return TILE_64;
   return TILE_32x64;
+}
+
+export interface GemmShape { M: number; N: number; K: number; batch: number; batchB: number }
+
+/**
+ * Variant for an adapter and a GEMM: the texture core on lavapipe when B fits the pack texture,
+ * register blocking on other CPU-backed adapters, shared-memory tiles on GPUs. `forced` (tests,
+ * benchmarks) picks one; a forced 'tex' that cannot run here falls back to 'reg'.
+ */
+export function pickMatMulVariant(adapter: AdapterSummary, s: GemmShape, forced?: MatMulVariant, tile?: TileConfig):
+  Pick<MatMulParams, 'variant' | 'nv' | 'tm' | 'reg' | 'tile'> {
+  const texOk = texCoreAvailable(adapter) && packFits(adapter, s.K, s.N, s.batchB);
+  const variant = forced === 'tex' ? (texOk ? 'tex' : 'reg') : forced ?? (adapter.software ? (texOk ? 'tex' : 'reg') : 'tiled');
+  if (variant === 'tex') return { variant, nv: 1, tm: texRows(s.M), reg: 'grid', tile: TILE_32 };
+  return chooseMatMulVariant(variant === 'reg', s.M, s.N, s.batch, tile);
 }
 
 /** Variant for an adapter: register blocking on CPU-backed adapters, shared-memory tiles on GPUs. */

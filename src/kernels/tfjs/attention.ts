@@ -2,7 +2,7 @@
 // buffer (scale and mask fused into the first matmul), softmax in place, then P·V. The
 // probabilities never leave the GPU and tfjs sees one kernel.
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { chooseMatMulVariant, matMulDefaults, matMulProgram } from '../ops/matmul.js';
+import { matMulDefaults, pickMatMulVariant, recordMatMul } from '../ops/matmul.js';
 import { chooseRowVariant } from '../ops/rows.js';
 import { softmaxProgram } from '../ops/softmax.js';
 import { kernelOptions } from '../options.js';
@@ -38,18 +38,20 @@ export function attentionOnBackend(backend: WebGPUBackend, q: TensorInfo, k: Ten
   if (!s || !isFloat32OnGpuBackend(backend, ins)) return undefined;
   const outShape = [...q.shape.slice(0, -1), s.dv];
   return runOnBackend(backend, ins, [outShape], (batch, [qb, kb, vb, mb], [out], ctx) => {
-    const software = kernelOptions.matmul ? kernelOptions.matmul === 'reg' : ctx.adapter.software;
+    const pick = (M: number, N: number, K: number) =>
+      pickMatMulVariant(ctx.adapter, { M, N, K, batch: s.bh, batchB: s.bh }, kernelOptions.matmul, kernelOptions.tile);
+    const pack = (w: number, h: number) => ctx.packTexture(w, h);
     const scores = batch.scratch(s.bh * s.sq * s.sk * 4);
     const qk = matMulDefaults({
       M: s.sq, N: s.sk, K: s.d, batch: s.bh, batchA: s.bh, batchB: s.bh, transB: true, alpha: scale,
-      mask: !!mb, maskBatch: s.maskBatch, ...chooseMatMulVariant(software, s.sq, s.sk, s.bh, kernelOptions.tile),
+      mask: !!mb, maskBatch: s.maskBatch, ...pick(s.sq, s.sk, s.d),
     });
-    batch.dispatch(matMulProgram, qk, mb ? [qb!, kb!, mb, scores] : [qb!, kb!, scores]);
+    recordMatMul(batch, pack, qk, mb ? [qb!, kb!, mb, scores] : [qb!, kb!, scores]);
     const variant = chooseRowVariant(kernelOptions.rows, ctx.adapter.software, ctx.adapter.subgroups);
     batch.dispatch(softmaxProgram, { rows: s.bh * s.sq, cols: s.sk, variant, inPlace: true }, [scores]);
     const pv = matMulDefaults({
-      M: s.sq, N: s.dv, K: s.sk, batch: s.bh, batchA: s.bh, batchB: s.bh, ...chooseMatMulVariant(software, s.sq, s.dv, s.bh, kernelOptions.tile),
+      M: s.sq, N: s.dv, K: s.sk, batch: s.bh, batchA: s.bh, batchB: s.bh, ...pick(s.sq, s.dv, s.sk),
     });
-    batch.dispatch(matMulProgram, pv, [scores, vb!, out!]);
+    recordMatMul(batch, pack, pv, [scores, vb!, out!]);
   })?.[0];
 }

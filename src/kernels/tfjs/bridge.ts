@@ -13,7 +13,7 @@
 import { type TensorInfo, env } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { type GpuContext, contextForBackend } from '../device.js';
-import { CommandBatch, type KernelRecorder, type PassTimestamps, encodeDispatch } from '../dispatcher.js';
+import { type Binding, CommandBatch, type KernelRecorder, type PassTimestamps, encodeDispatch } from '../dispatcher.js';
 import type { KernelProgram } from '../program.js';
 
 export type { WebGPUBackend };
@@ -60,7 +60,7 @@ class TfjsRecorder implements KernelRecorder {
   constructor(private readonly backend: WebGPUBackend, private readonly q: TfjsQueue, private readonly ctx: GpuContext,
     private readonly timestamps: PassTimestamps | undefined) {}
 
-  dispatch<P>(program: KernelProgram<P>, p: P, buffers: readonly GPUBuffer[]): void {
+  dispatch<P>(program: KernelProgram<P>, p: P, buffers: readonly Binding[]): void {
     if (encodeDispatch(this.ctx, () => this.pass(), program, p, buffers, (bytes) => this.uniform(bytes))) this.count++;
   }
 

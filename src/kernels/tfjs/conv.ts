@@ -1,8 +1,8 @@
 // Conv2D / FusedConv2D / DepthwiseConv2dNative (NHWC) over tfjs-backend-webgpu tensors.
 import { type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { type Activation, isActivation } from '../ops/activation.js';
-import { type Conv2DParams, type ConvGeometry, conv2dProgram, depthwiseProgram } from '../ops/conv2d.js';
-import { chooseMatMulVariant, matMulDefaults, matMulProgram } from '../ops/matmul.js';
+import { type Conv2DParams, type ConvGeometry, depthwiseProgram, recordConv2D } from '../ops/conv2d.js';
+import { matMulDefaults, pickMatMulVariant, recordMatMul } from '../ops/matmul.js';
 import { kernelOptions } from '../options.js';
 import { type WebGPUBackend, isFloat32OnGpuBackend, runOnBackend, sizeOf } from './bridge.js';
 
@@ -62,16 +62,16 @@ export function conv2dOnBackend(backend: WebGPUBackend, x: TensorInfo, filter: T
   const pointwise = g.fh === 1 && g.fw === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop === 0 && g.padLeft === 0;
   return runOnBackend(backend, ins, [geo.outShape], (batch, bufs, [out], ctx) => {
     const forced = kernelOptions.conv ?? kernelOptions.matmul;
-    const software = forced ? forced === 'reg' : ctx.adapter.software;
     const M = g.batch * g.outH * g.outW;
+    const K = pointwise ? g.inC : g.fh * g.fw * g.inC;
+    const pick = pickMatMulVariant(ctx.adapter, { M, N: g.outC, K, batch: 1, batchB: 1 }, forced, kernelOptions.tile);
+    const pack = (w: number, h: number) => ctx.packTexture(w, h);
     if (pointwise) {
-      const mm = matMulDefaults({ M, N: g.outC, K: g.inC, ...fused, ...chooseMatMulVariant(software, M, g.outC, 1, kernelOptions.tile) });
-      batch.dispatch(matMulProgram, mm, [...bufs, out!]);
+      recordMatMul(batch, pack, matMulDefaults({ M, N: g.outC, K, ...fused, ...pick }), [...bufs, out!]);
       return;
     }
-    const { variant, tile } = chooseMatMulVariant(software, M, g.outC, 1, kernelOptions.tile);
-    const params: Conv2DParams = { ...g, ...fused, nv: 1, tm: 4, variant, tile };
-    batch.dispatch(conv2dProgram, params, [...bufs, out!]);
+    const params: Conv2DParams = { ...g, ...fused, nv: 1, tm: pick.variant === 'tex' ? pick.tm : 4, variant: pick.variant, tile: pick.tile };
+    recordConv2D(batch, pack, params, [...bufs, out!]);
   })?.[0];
 }
 

@@ -1,7 +1,7 @@
 // BatchMatMul / _FusedMatMul over tfjs-backend-webgpu, with tfjs's batch broadcasting.
 import { type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { type Activation, isActivation } from '../ops/activation.js';
-import { chooseMatMulVariant, matMulDefaults, matMulProgram } from '../ops/matmul.js';
+import { matMulDefaults, pickMatMulVariant, recordMatMul } from '../ops/matmul.js';
 import { kernelOptions } from '../options.js';
 import { type WebGPUBackend, isFloat32OnGpuBackend, runOnBackend, sizeOf } from './bridge.js';
 
@@ -54,14 +54,13 @@ export function matMulOnBackend(backend: WebGPUBackend, a: TensorInfo, b: Tensor
     biasLen = sizeOf(o.bias.shape);
     if (!(biasLen === 1 || (biasLen === N && o.bias.shape[o.bias.shape.length - 1] === N))) return undefined;
   }
-  const software = kernelOptions.matmul ? kernelOptions.matmul === 'reg' : undefined;
   const params = matMulDefaults({
     M, N, K, batch: sizeOf(outBatch), batchA, batchB, transA, transB, activation: activation as Activation,
     leakyAlpha: o.leakyreluAlpha ?? 0.2, bias: !!o.bias, biasLen,
   });
   const outs = runOnBackend(backend, inputs, [[...outBatch, M, N]], (batch, ins, [out], ctx) => {
-    Object.assign(params, chooseMatMulVariant(software ?? ctx.adapter.software, M, N, sizeOf(outBatch), kernelOptions.tile));
-    batch.dispatch(matMulProgram, params, [...ins, out!]);
+    Object.assign(params, pickMatMulVariant(ctx.adapter, { M, N, K, batch: params.batch, batchB }, kernelOptions.matmul, kernelOptions.tile));
+    recordMatMul(batch, (w, h) => ctx.packTexture(w, h), params, [...ins, out!]);
   });
   return outs?.[0];
 }
