@@ -8,6 +8,7 @@ import type { OpContext, OpDef } from './ops/types.js';
 import { Attributes } from './ops/types.js';
 import { constToTensor } from './ops/shape.js';
 import { planLayout } from './layout.js';
+import { fusePatterns } from './fuse.js';
 import { INTERNAL_DOMAIN } from './ops/nhwc.js';
 import { InferenceServerError, internal, invalidArg, unsupported } from '../errors.js';
 
@@ -37,6 +38,14 @@ export interface PlanStats {
   layoutTransposes: number;
   /** Conv/MatMul/Gemm nodes that absorbed a bias and/or an activation. */
   fused: number;
+  /** Decomposed transformer patterns rewritten into one fused op (the three counts below together; subgraphs included). */
+  fusedPatterns: number;
+  /** ReduceMean/Sub/Pow/…/Div [Mul Add] chains run as one layer normalization. */
+  fusedLayerNorm: number;
+  /** 0.5·x·(1 + erf(x/√2)) chains run as one GELU. */
+  fusedGelu: number;
+  /** MatMul → scale → [mask Add] → Softmax → MatMul chains run as one attention. */
+  fusedAttention: number;
 }
 
 /** Ops whose result depends on more than their inputs' values, so never evaluated at load. */
@@ -141,7 +150,10 @@ export class OnnxPlan {
     const ordered = topoSort(graph, available);
 
     const constants = new Map<string, tf.Tensor>();
-    const stats: PlanStats = { nodes: graph.nodes.length, steps: 0, folded: 0, removed: 0, subgraphs: 0, layoutTransposes: 0, fused: 0 };
+    const stats: PlanStats = {
+      nodes: graph.nodes.length, steps: 0, folded: 0, removed: 0, subgraphs: 0, layoutTransposes: 0, fused: 0,
+      fusedPatterns: 0, fusedLayerNorm: 0, fusedGelu: 0, fusedAttention: 0,
+    };
     const plan = new OnnxPlan(inputNames, outputNames, opset, [], constants, new Map(), [], outer, stats);
     try {
       for (const [name, c] of graph.initializers) constants.set(name, constToTensor(c));
@@ -153,7 +165,7 @@ export class OnnxPlan {
     return plan;
   }
 
-  /** Folds, removes no-ops and dead nodes, rewrites layouts, then computes last uses. */
+  /** Folds, removes no-ops and dead nodes, fuses transformer patterns, rewrites layouts, then computes last uses. */
   private async fold(ordered: OnnxNode[], graph: OnnxGraph): Promise<void> {
     const staticShapes = new Map<string, number[]>();
     for (const v of [...graph.inputs, ...graph.valueInfo.values()]) {
@@ -195,9 +207,16 @@ export class OnnxPlan {
       }
       kept.push(node);
     }
+    const ranks = new Map<string, number>();
+    for (const v of [...graph.inputs, ...graph.valueInfo.values()]) if (v.dims) ranks.set(v.name, v.dims.length);
+    // Decomposed LayerNorm / GELU / attention → one fused op each (intermediates nobody else reads).
+    const fusion = await fusePatterns(kept, { constants: this.constants, exposed: new Set([...outputs, ...captured]), ranks, opset: this.opset });
+    kept = fusion.nodes;
+    this.stats.fusedLayerNorm = fusion.counts.layerNorm;
+    this.stats.fusedGelu = fusion.counts.gelu;
+    this.stats.fusedAttention = fusion.counts.attention;
+    this.stats.fusedPatterns = fusion.counts.layerNorm + fusion.counts.gelu + fusion.counts.attention;
     if (!this.outer.size) {
-      const ranks = new Map<string, number>();
-      for (const v of [...graph.inputs, ...graph.valueInfo.values()]) if (v.dims) ranks.set(v.name, v.dims.length);
       const layout = await planLayout(kept, { constants: this.constants, outputs, pinned: captured, ranks, opset: this.opset });
       kept = layout.nodes;
       this.stats.layoutTransposes = layout.transposes;
@@ -241,7 +260,13 @@ export class OnnxPlan {
       step.control = step.node.opType === 'If'
         ? { kind: 'If', then: await sub('then_branch'), else: await sub('else_branch') }
         : { kind: 'Loop', body: await sub('body') };
-      for (const p of this.subplans(step)) this.stats.subgraphs += 1 + p.stats.subgraphs;
+      for (const p of this.subplans(step)) {
+        this.stats.subgraphs += 1 + p.stats.subgraphs;
+        this.stats.fusedLayerNorm += p.stats.fusedLayerNorm;
+        this.stats.fusedGelu += p.stats.fusedGelu;
+        this.stats.fusedAttention += p.stats.fusedAttention;
+        this.stats.fusedPatterns += p.stats.fusedPatterns;
+      }
     }
     // Host copies of constants that ops read as shapes/axes/pads, so execution never waits on them.
     for (const step of steps) {
