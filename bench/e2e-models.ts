@@ -14,7 +14,7 @@ const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : undefined; };
 const json = opt('--json');
 const reps = Number(opt('--reps') ?? 15);
-const models = args.length ? args : ['transformer_opset17', 'transformer_opset13', 'resnet_tiny', 'mobilenetv3_tiny'];
+const models = args.length ? args : ['transformer_small', 'transformer_opset17', 'transformer_opset13', 'resnet_tiny', 'mobilenetv3_tiny'];
 
 process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
 const adapter = await installWebGpuGlobals();

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Exports small PyTorch models to ONNX and records PyTorch's outputs as golden references.
 
-Run with Debian's python (torch 1.13, onnx 1.12):  /usr/bin/python3 scripts/make-onnx-fixtures.py
+Run with Debian's python (torch 1.13, onnx 1.12):  /usr/bin/python3 scripts/make-onnx-fixtures.py [names...]
+(no names: all fixtures; names: only those, e.g. `transformer_small`, leaving the others untouched)
 
 Writes test/fixtures/onnx/<name>.onnx and <name>.json. The JSON holds one or more cases, each
 with inputs and PyTorch's outputs as base64 little-endian arrays:
@@ -187,6 +188,19 @@ class TinyEncoder(nn.Module):
         return self.head(self.norm(h).mean(dim=1))
 
 
+class SmallEncoder(TinyEncoder):
+    """A BERT-mini-sized encoder (d 128, 4 heads, FF 512, 2 layers): big enough that kernel time,
+    not per-op host work, decides latency — the model for the kernels-on/off benchmark."""
+    def __init__(self):
+        nn.Module.__init__(self)
+        self.tok = nn.Embedding(100, 128)
+        self.pos = nn.Embedding(128, 128)
+        layer = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.1, activation='gelu', batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(128)
+        self.head = nn.Linear(128, 3)
+
+
 class Recurrent(nn.Module):
     def __init__(self, kind):
         super().__init__()
@@ -287,8 +301,27 @@ def export_scripted(name, module, example, input_names, output_names, cases, ops
            dynamic_axes=dynamic_axes)
 
 
+def small_transformer():
+    torch.manual_seed(2)
+    g = torch.Generator().manual_seed(3)
+    enc = SmallEncoder()
+    ids64 = torch.randint(0, 100, (1, 64), generator=g)
+    ids2 = torch.randint(0, 100, (2, 32), generator=g)
+    export('transformer_small', enc, (ids64,), ['ids'], ['logits'], [(ids64,), (ids2,)],
+           dynamic_axes={'ids': {0: 'batch', 1: 'seq'}, 'logits': {0: 'batch'}}, opset=17)
+
+
+SEPARATE = {'transformer_small': small_transformer}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if len(sys.argv) > 1:
+        for name in sys.argv[1:]:
+            SEPARATE[name]()
+        return 0
+    for make in SEPARATE.values():
+        make()
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
 

@@ -26,8 +26,9 @@ before(async () => { env = await setupWebGpu(); });
 after(() => { setKernelOptions({ enabled: true }); env.teardown(); });
 
 // transformer_opset17: LayerNormalization ops, attention MatMuls + Softmax; resnet_tiny: convs
-// with residual adds; mobilenetv3_tiny: depthwise convs, hardswish.
-for (const name of ['transformer_opset17', 'transformer_opset13', 'resnet_tiny', 'mobilenetv3_tiny']) {
+// with residual adds; mobilenetv3_tiny: depthwise convs, hardswish; transformer_small: a
+// BERT-mini-sized encoder (d 128, FF 512, sequence 64) whose matmuls take the texture core.
+for (const name of ['transformer_opset17', 'transformer_opset13', 'transformer_small', 'resnet_tiny', 'mobilenetv3_tiny']) {
   describe(`e2e ${name} on webgpu`, () => {
     for (const enabled of [true, false]) {
       it(`kernels ${enabled ? 'on' : 'off'} equal PyTorch`, async () => {

@@ -10,7 +10,7 @@ import { assertClose, execute, loadExecutor, loadFixture, numbers, runOrt, useBa
 
 const FIXTURES = [
   'mlp', 'cnn_bn_folded', 'cnn_bn_preserved', 'cnn_static_batch', 'resnet_tiny', 'mobilenetv3_tiny',
-  'transformer_opset13', 'transformer_opset17', 'lstm', 'gru', 'unet_block', 'misc_ops', 'control_if', 'control_loop',
+  'transformer_opset13', 'transformer_opset17', 'transformer_small', 'lstm', 'gru', 'unet_block', 'misc_ops', 'control_if', 'control_loop',
 ];
 
 const requireWebGpu = process.env.DAWNSERVE_REQUIRE_WEBGPU === '1';
