@@ -43,6 +43,8 @@ export interface ModelDynamicBatching {
   priority_levels: number;
   default_priority_level: number;
   default_queue_policy?: ModelQueuePolicy;
+  /** Per priority level ("1".."priority_levels", the protobuf JSON map keys); Triton always shows it, {} when empty. */
+  priority_queue_policy: Record<string, ModelQueuePolicy>;
 }
 
 export type SequenceControlKind =

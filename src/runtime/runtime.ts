@@ -209,10 +209,16 @@ export class TritonRuntime implements InferenceRuntime {
       if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0)) {
         throw invalidArg(`${requestLabel(request.id)}'timeout' parameter must be a non-negative integer number of microseconds`);
       }
+      // The HTTP codec already checked it is a uint; library callers may pass anything.
+      const priority = request.parameters.priority;
+      if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0)) {
+        throw invalidArg(`${requestLabel(request.id)}'priority' parameter must be a non-negative integer`);
+      }
       const result = await scheduler.enqueue({
         inputs: v.inputs, outputs: v.outputs, parameters: request.parameters, batchSize: v.batchSize,
         ...(request.signal ? { signal: request.signal } : {}),
         ...(typeof timeout === 'number' ? { timeoutUs: timeout } : {}),
+        ...(typeof priority === 'number' ? { priority } : {}),
       });
       const outputs: HostTensor[] = v.outputs.map((name) => {
         const t = result.outputs.get(name)!;

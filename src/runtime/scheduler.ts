@@ -1,9 +1,11 @@
-// Per-model-version scheduler: a FIFO queue in front of the model's instances. Without
+// Per-model-version scheduler: a queue in front of the model's instances. Without
 // `dynamic_batching` each request executes alone (Triton's default scheduler); with it, queued
 // requests that agree on non-batch shapes and parameters are concatenated along dim 0, executed
-// once and split back in order (Triton's dynamic batcher).
+// once and split back in order (Triton's dynamic batcher). The queue is FIFO, or with
+// `priority_levels` one FIFO per level, higher levels first (priority-queue.ts).
 import type { Executor } from './executor.js';
-import type { ModelConfig, ModelOutput, ModelQueuePolicy } from './model-config.js';
+import type { ModelConfig, ModelOutput } from './model-config.js';
+import { PriorityQueue, type QueueLevel } from './priority-queue.js';
 import type { HostTensor, Parameters, TensorData } from './types.js';
 import { allocateTensorData, elementCount, toProtocolDataType } from './types.js';
 import { InferenceServerError, internal, unavailable } from './errors.js';
@@ -20,6 +22,8 @@ export interface SchedulerJob {
   signal?: AbortSignal;
   /** Queue timeout from the request's `timeout` parameter, in microseconds. */
   timeoutUs?: number;
+  /** The request's `priority` parameter (1 = highest; 0 or absent = the model's default level). */
+  priority?: number;
 }
 
 export interface JobResult {
@@ -51,6 +55,8 @@ export const TIMEOUT_EXPIRED = 'Request timeout expired';
 interface Pending {
   job: SchedulerJob;
   enqueuedNs: bigint;
+  /** The priority level it waits in (removal on cancel/timeout looks only there). */
+  level: QueueLevel<Pending> | undefined;
   /** Non-batch shapes, datatypes and parameters: requests batch together only when these agree. */
   key: string;
   resolve(r: JobResult): void;
@@ -100,7 +106,7 @@ const dimsMatch = (want: readonly number[], got: readonly number[]): boolean =>
   want.length === got.length && want.every((d, i) => d === -1 || d === got[i]);
 
 export class ModelScheduler implements Scheduler {
-  private readonly queue: Pending[] = [];
+  private readonly queue: PriorityQueue<Pending>;
   private running = 0;
   private closing = false;
   private delayTimer: NodeJS.Timeout | undefined;
@@ -113,7 +119,6 @@ export class ModelScheduler implements Scheduler {
   private readonly maxBatch: number;
   private readonly preferred: number[];
   private readonly delayNs: number;
-  private readonly policy: ModelQueuePolicy | undefined;
   /** Per output name: its config, protocol datatype and dims as executors must produce them. */
   private readonly outputSpecs: Map<string, OutputSpec>;
   private readonly outputOrder: string[];
@@ -129,7 +134,7 @@ export class ModelScheduler implements Scheduler {
     this.maxBatch = config.max_batch_size;
     this.preferred = [...(db?.preferred_batch_size ?? [])].sort((a, b) => a - b);
     this.delayNs = (db?.max_queue_delay_microseconds ?? 0) * 1000;
-    this.policy = db?.default_queue_policy;
+    this.queue = new PriorityQueue(db);
     const lead = config.max_batch_size > 0 ? [-1] : [];
     this.outputSpecs = new Map(config.output.map((o) => [o.name, {
       cfg: o, datatype: toProtocolDataType(o.data_type), want: [...lead, ...o.dims],
@@ -139,38 +144,40 @@ export class ModelScheduler implements Scheduler {
 
   /** Requests waiting for an instance. */
   get pending(): number {
-    return this.queue.length;
+    return this.queue.size;
   }
 
   enqueue(job: SchedulerJob): Promise<JobResult> {
     if (this.closing) return Promise.reject(unavailable(`model '${this.config.name}' is unloading`));
     if (job.signal?.aborted) return Promise.reject(new InferenceServerError('CANCELLED', 'Request was cancelled'));
-    if (!this.batching && this.queue.length === 0 && this.running < this.instances) {
+    if (!this.batching && this.queue.size === 0 && this.running < this.instances) {
       // Triton's default scheduler with an idle instance: the request runs now, so it needs no
       // queue entry, no abort listener, no queue timer and no pending-count update.
       return new Promise<JobResult>((resolve, reject) => {
-        this.start([{ job, enqueuedNs: nowNs(), key: '', resolve, reject, cleanup: noop }]);
+        this.start([{ job, enqueuedNs: nowNs(), level: undefined, key: '', resolve, reject, cleanup: noop }]);
       });
     }
-    const maxQueue = this.policy?.max_queue_size ?? 0;
-    if (maxQueue > 0 && this.queue.length >= maxQueue) return Promise.reject(unavailable(QUEUE_FULL));
+    const level = this.queue.levelFor(job.priority);
+    // max_queue_size bounds each level on its own, as Triton's per-level PolicyQueue does.
+    const maxQueue = level.policy?.max_queue_size ?? 0;
+    if (maxQueue > 0 && level.items.length >= maxQueue) return Promise.reject(unavailable(QUEUE_FULL));
     return new Promise<JobResult>((resolve, reject) => {
       const timers: NodeJS.Timeout[] = [];
       const onAbort = () => this.drop(p, new InferenceServerError('CANCELLED', 'Request was cancelled'));
       const p: Pending = {
-        job, enqueuedNs: nowNs(), key: this.batching ? batchKey(job) : '', resolve, reject,
+        job, enqueuedNs: nowNs(), level, key: this.batching ? batchKey(job) : '', resolve, reject,
         cleanup: () => {
           for (const t of timers) clearTimeout(t);
           job.signal?.removeEventListener('abort', onAbort);
         },
       };
       job.signal?.addEventListener('abort', onAbort, { once: true });
-      const timeoutUs = this.timeoutFor(job);
+      const timeoutUs = this.timeoutFor(job, level);
       if (timeoutUs > 0) {
         const t = setTimeout(() => this.drop(p, unavailable(TIMEOUT_EXPIRED)), timeoutUs / 1000);
         timers.push(t);
       }
-      this.queue.push(p);
+      this.queue.push(level, p);
       this.observer?.pendingChanged(1);
       this.pump();
     });
@@ -182,12 +189,13 @@ export class ModelScheduler implements Scheduler {
     // Remaining requests run now rather than wait for a batch that will not grow.
     this.clearDelay();
     this.pump();
-    if (this.queue.length === 0 && this.running === 0) return;
+    if (this.queue.size === 0 && this.running === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private timeoutFor(job: SchedulerJob): number {
-    const policy = this.policy;
+  /** The queue timeout of a request waiting in `level`, from that level's policy. */
+  private timeoutFor(job: SchedulerJob, level: QueueLevel<Pending>): number {
+    const policy = level.policy;
     const fromPolicy = policy && policy.timeout_action === 'REJECT' ? policy.default_timeout_microseconds : 0;
     if (job.timeoutUs !== undefined && job.timeoutUs > 0 && (!policy || policy.allow_timeout_override || fromPolicy === 0)) {
       return job.timeoutUs;
@@ -196,9 +204,7 @@ export class ModelScheduler implements Scheduler {
   }
 
   private drop(p: Pending, error: Error): void {
-    const i = this.queue.indexOf(p);
-    if (i < 0) return;
-    this.queue.splice(i, 1);
+    if (!p.level || !this.queue.remove(p.level, p)) return;
     this.observer?.pendingChanged(-1);
     p.cleanup();
     p.reject(error);
@@ -206,7 +212,7 @@ export class ModelScheduler implements Scheduler {
   }
 
   private checkIdle(): void {
-    if (this.queue.length === 0 && this.running === 0) {
+    if (this.queue.size === 0 && this.running === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -214,11 +220,11 @@ export class ModelScheduler implements Scheduler {
   }
 
   private pump(): void {
-    while (this.running < this.instances && this.queue.length > 0) {
+    while (this.running < this.instances && this.queue.size > 0) {
       const batch = this.formBatch();
       if (!batch) return;
       this.clearDelay();
-      this.queue.splice(0, batch.length);
+      this.queue.shift(batch.length);
       this.observer?.pendingChanged(-batch.length);
       for (const p of batch) p.cleanup();
       this.start(batch);
@@ -262,19 +268,29 @@ export class ModelScheduler implements Scheduler {
     else this.pump();
   }
 
-  /** The requests to execute next, or undefined when the dynamic batcher should wait. */
+  /**
+   * The requests to execute next, or undefined when the dynamic batcher should wait. Candidates are
+   * taken in queue order (highest priority level first, FIFO within a level) up to the first one that
+   * does not fit, so a batch is always a prefix of the queue.
+   */
   private formBatch(): Pending[] | undefined {
-    const head = this.queue[0]!;
+    const head = this.queue.first()!;
     if (!this.batching) return [head];
     const candidates: Pending[] = [];
     const prefix: number[] = [];
     let total = 0;
     let closed = false;
-    for (const p of this.queue) {
-      if (p.key !== head.key || total + p.job.batchSize > this.maxBatch) { closed = true; break; }
-      candidates.push(p);
-      total += p.job.batchSize;
-      prefix.push(total);
+    // With priorities the head need not be the oldest; Triton times max_queue_delay from the oldest
+    // request in the pending batch.
+    let oldestNs = head.enqueuedNs;
+    scan: for (const level of this.queue.levels) {
+      for (const p of level.items) {
+        if (p.key !== head.key || total + p.job.batchSize > this.maxBatch) { closed = true; break scan; }
+        candidates.push(p);
+        total += p.job.batchSize;
+        prefix.push(total);
+        if (p.enqueuedNs < oldestNs) oldestNs = p.enqueuedNs;
+      }
     }
     if (total >= this.maxBatch) closed = true;
     let best = -1;
@@ -282,7 +298,7 @@ export class ModelScheduler implements Scheduler {
     const maxPreferred = this.preferred.at(-1);
     if (best >= 0 && prefix[best] === maxPreferred) return candidates.slice(0, best + 1);
     if (closed || this.closing) return candidates;
-    const waited = elapsedNs(head.enqueuedNs);
+    const waited = elapsedNs(oldestNs);
     if (this.delayNs === 0 || waited >= this.delayNs) {
       return best >= 0 ? candidates.slice(0, best + 1) : candidates;
     }

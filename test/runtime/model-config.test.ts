@@ -36,7 +36,7 @@ test('dynamic batching defaults', () => {
   const c = completeConfig(parseConfigText('backend: "js" max_batch_size: 4 dynamic_batching { }'), { modelName: 'm', gpu });
   assert.deepEqual(c.dynamic_batching, {
     preferred_batch_size: [], max_queue_delay_microseconds: 0, preserve_ordering: false, priority_levels: 0,
-    default_priority_level: 0,
+    default_priority_level: 0, priority_queue_policy: {},
   });
   const q = completeConfig(parseConfigText('backend: "js" max_batch_size: 4 dynamic_batching { default_queue_policy { max_queue_size: 2 } }'),
     { modelName: 'm', gpu });
@@ -62,6 +62,27 @@ test('validation errors use Triton texts', () => {
   assert.throws(() => completeConfig(parseConfigText(`backend: "js" max_batch_size: 4 dynamic_batching { preferred_batch_size: [ 8 ] } ${io}`),
     { modelName: 'm', gpu }), /dynamic batching preferred size must be <= max batch size for m/);
   assert.throws(() => parseConfigText('input { data_type: TYPE_FLOAT32 }'), /unknown value TYPE_FLOAT32/);
+});
+
+test('priority levels: per-level queue policies are read; Triton validates levels and preserve_ordering', () => {
+  const io = 'input [ { name: "x", data_type: TYPE_FP32, dims: [ 3 ] } ] output [ { name: "y", data_type: TYPE_FP32, dims: [ 3 ] } ]';
+  const cfg = (db: string) => completeConfig(parseConfigText(`backend: "js" max_batch_size: 4 dynamic_batching { ${db} } ${io}`), { modelName: 'm', gpu });
+  const c = cfg('priority_levels: 2 default_priority_level: 2 priority_queue_policy { key: 1 value: { max_queue_size: 3 } }');
+  assert.equal(c.dynamic_batching?.priority_levels, 2);
+  assert.equal(c.dynamic_batching?.default_priority_level, 2);
+  assert.deepEqual(c.dynamic_batching?.priority_queue_policy, {
+    1: { timeout_action: 'REJECT', default_timeout_microseconds: 0, allow_timeout_override: false, max_queue_size: 3 },
+  });
+  assert.throws(() => cfg('priority_levels: 2'), /^ModelConfigError: default priority level must be in range \[1, 2\] for m$/);
+  assert.throws(() => cfg('priority_levels: 2 default_priority_level: 3'), /default priority level must be in range \[1, 2\] for m/);
+  assert.throws(() => cfg('priority_levels: 2 default_priority_level: 1 priority_queue_policy { key: 3 value: { } }'),
+    /priority queue policy must have priority level in range \[1, 2\] for m/);
+  assert.throws(() => cfg('priority_levels: 2 default_priority_level: 1 preserve_ordering: true'),
+    /Only one priority level is allowed when 'preserve_ordering' is true for m/);
+  assert.throws(() => cfg('preserve_ordering: true default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 10 }'),
+    /Queue policy can not have DELAY as timeout action when 'preserve_ordering' is true for m/);
+  // Without priority levels the per-level map is not checked (Triton ignores it then).
+  assert.doesNotThrow(() => cfg('priority_queue_policy { key: 7 value: { } }'));
 });
 
 test('auto-complete fills what config does not say, adapting the batch dimension', () => {

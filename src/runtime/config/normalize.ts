@@ -118,12 +118,17 @@ function toQueuePolicy(o: PlainObject): ModelQueuePolicy {
 
 function toDynamicBatching(o: PlainObject): ModelDynamicBatching {
   const q = obj(o, 'default_queue_policy');
+  const perLevel: Record<string, ModelQueuePolicy> = {};
+  for (const [level, policy] of Object.entries(obj(o, 'priority_queue_policy') ?? {})) {
+    perLevel[level] = toQueuePolicy(policy as PlainObject);
+  }
   const out: ModelDynamicBatching = {
     preferred_batch_size: nums(o, 'preferred_batch_size'),
     max_queue_delay_microseconds: num(o, 'max_queue_delay_microseconds', 0),
     preserve_ordering: bool(o, 'preserve_ordering', false),
     priority_levels: num(o, 'priority_levels', 0),
     default_priority_level: num(o, 'default_priority_level', 0),
+    priority_queue_policy: perLevel,
   };
   if (q) out.default_queue_policy = toQueuePolicy(q);
   return out;
@@ -283,6 +288,7 @@ export function validateConfig(c: ModelConfig): void {
     if (c.dynamic_batching.max_queue_delay_microseconds < 0) {
       throw new ModelConfigError(`dynamic batching max_queue_delay_microseconds must be non-negative for ${c.name}`);
     }
+    validatePriorities(c.dynamic_batching, c.name);
   }
   if (c.sequence_batching && c.dynamic_batching) {
     // One `scheduling_choice` oneof in model_config.proto: protobuf itself refuses both.
@@ -293,6 +299,30 @@ export function validateConfig(c: ModelConfig): void {
     if (g.count < 1) throw new ModelConfigError(`instance group ${g.name} of model ${c.name} must have count >= 1`);
     if (g.kind === 'KIND_CPU' && g.gpus.length > 0) {
       throw new ModelConfigError(`instance group ${g.name} of model ${c.name} has kind KIND_CPU but specifies one or more GPUs`);
+    }
+  }
+}
+
+/** Triton's checks of priority levels and queue policies (ValidateModelConfig), with its texts. */
+function validatePriorities(db: ModelDynamicBatching, model: string): void {
+  const levels = db.priority_levels;
+  if (levels !== 0) {
+    if (db.default_priority_level === 0 || db.default_priority_level > levels) {
+      throw new ModelConfigError(`default priority level must be in range [1, ${levels}] for ${model}`);
+    }
+    for (const key of Object.keys(db.priority_queue_policy)) {
+      const level = Number(key);
+      if (!Number.isInteger(level) || level < 1 || level > levels) {
+        throw new ModelConfigError(`priority queue policy must have priority level in range [1, ${levels}] for ${model}`);
+      }
+    }
+  }
+  // Ordered responses cannot coexist with reordering by priority or by a DELAY timeout.
+  if (db.preserve_ordering) {
+    if (levels > 1) throw new ModelConfigError(`Only one priority level is allowed when 'preserve_ordering' is true for ${model}`);
+    const policies = [db.default_queue_policy, ...Object.values(db.priority_queue_policy)];
+    if (policies.some((p) => p && p.default_timeout_microseconds !== 0 && p.timeout_action === 'DELAY')) {
+      throw new ModelConfigError(`Queue policy can not have DELAY as timeout action when 'preserve_ordering' is true for ${model}`);
     }
   }
 }

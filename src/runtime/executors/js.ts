@@ -102,6 +102,7 @@ function dynamicBatching(def: JsModelDefinition): ModelDynamicBatching | undefin
     preserve_ordering: false,
     priority_levels: 0,
     default_priority_level: 0,
+    priority_queue_policy: {},
   };
 }
 
