@@ -57,23 +57,46 @@ bench.command('kernels')
   });
 
 bench.command('http')
-  .description('load test (autocannon) of dawnserve next to a raw node:http baseline, same run: simple JSON/binary, 1/16 MB identity JSON/binary, CNN with dynamic batching on/off')
-  .option('--duration <seconds>', 'seconds per measurement (1-60)', '8')
-  .option('--connections <list>', 'comma-separated connection counts (default per scenario: 1,4,16,64; large tensors 1,4)')
+  .description('load test (autocannon) of dawnserve next to a raw node:http baseline, same run: simple JSON/binary, 1/16 MB identity JSON/binary, CNN with dynamic batching on/off; '
+    + 'or, with --overload, the digits CNN behind a bounded queue offered 2× its measured capacity')
+  .option('--duration <seconds>', 'seconds per measurement (1-60; default 8, with --overload 15)')
+  .option('--connections <list>', 'comma-separated connection counts (default per scenario: 1,4,16,64; large tensors 1,4; with --overload: capacity,overload)')
+  .option('--overload', 'measure the queue bound under overload instead: capacity first, then --overload-factor × that rate; pass/fail on 503s, memory, p99, goodput')
+  .option('--queue-size <n>', 'with --overload: max_queue_size of the model (default 64)')
+  .option('--overload-factor <x>', 'with --overload: offered rate as a multiple of capacity (default 2)')
   .option('--scenarios <list>', 'comma-separated scenarios or groups (simple, identity, cnn)')
   .option('--url <url>', 'measure this running dawnserve (loopback only) instead of starting one')
   .option('--backend <name>', 'tfjs backend of the dawnserve started here', 'auto')
-  .option('--warmup <seconds>', 'warm-up seconds per scenario and server (0-10)', '1')
+  .option('--warmup <seconds>', 'warm-up seconds per scenario and server (0-10; default 1, with --overload 2 per phase)')
   .option('--json <file>', 'write results as JSON')
   .option('--svg <file>', 'write a bar chart of req/s')
-  .action(async (opts: { duration: string; connections?: string; scenarios?: string; url?: string; backend: string; warmup: string; json?: string; svg?: string }) => {
+  .action(async (opts: {
+    duration?: string; connections?: string; scenarios?: string; url?: string; backend: string; warmup?: string; json?: string; svg?: string;
+    overload?: boolean; queueSize?: string; overloadFactor?: string;
+  }) => {
     const { runHttpBench, MAX_CONNECTIONS } = await import('./bench/http.js');
     const { parseIntList } = await import('./bench/common.js');
     const backends = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
     const backend = backends.find((b) => b === opts.backend);
     if (!backend) throw new Error(`--backend must be one of ${backends.join(', ')}`);
+    const duration = opts.duration ? parseIntList('--duration', opts.duration, 60)[0] : undefined;
+    const warmup = opts.warmup !== undefined ? Number(opts.warmup) : undefined;
+    if (warmup !== undefined && !(warmup >= 0 && warmup <= 10)) throw new Error('--warmup must be a number of seconds in [0, 10]');
+    if (opts.overload) {
+      if (opts.url || opts.scenarios || opts.svg) throw new Error('--overload starts its own dawnserve and runs no scenarios: drop --url/--scenarios/--svg');
+      const { runOverloadBench } = await import('./bench/overload.js');
+      const [capacityConnections, overloadConnections] = opts.connections ? parseIntList('--connections', opts.connections, MAX_CONNECTIONS) : [];
+      const factor = opts.overloadFactor !== undefined ? Number(opts.overloadFactor) : undefined;
+      if (factor !== undefined && !(factor >= 1 && factor <= 10)) throw new Error('--overload-factor must be a number in [1, 10]');
+      const report = await runOverloadBench({
+        duration, warmup, backend, json: opts.json, factor, capacityConnections, overloadConnections,
+        queueSize: opts.queueSize ? parseIntList('--queue-size', opts.queueSize, 4096)[0] : undefined,
+      });
+      if (!report.passed) process.exitCode = 1;
+      return;
+    }
     await runHttpBench({
-      duration: parseIntList('--duration', opts.duration, 60)[0], warmup: Number(opts.warmup), backend,
+      duration, warmup, backend,
       connections: opts.connections ? parseIntList('--connections', opts.connections, MAX_CONNECTIONS) : undefined,
       scenarios: opts.scenarios?.split(',').map((s) => s.trim()).filter(Boolean), url: opts.url, json: opts.json, svg: opts.svg,
     });

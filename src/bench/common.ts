@@ -88,9 +88,12 @@ export interface ReadyChild<M> {
 /**
  * Forks `module` with an IPC channel and waits (at most `timeoutMs`) for its first message, which
  * must be `{ ready: ... }` or `{ error: string }`. stop() sends SIGTERM, then SIGKILL after 5 s.
+ * `execArgv` defaults to this process's (so tsx's loader follows when running from source).
  */
-export async function forkReady<M>(module: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<ReadyChild<M>> {
-  const child = fork(module, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
+export async function forkReady<M>(
+  module: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv,
+): Promise<ReadyChild<M>> {
+  const child = fork(module, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env, execArgv });
   let tail = '';
   const keep = (b: Buffer) => { tail = (tail + b.toString('utf8')).slice(-4000); };
   child.stdout?.on('data', keep);

@@ -20,6 +20,10 @@ export interface LoadMeasurement {
   non2xx: number;
   timeouts: number;
   durationS: number;
+  /** Responses per HTTP status ("200", "503", …). */
+  statuses: Record<string, number>;
+  /** Requests autocannon sent (answered or not). */
+  sent: number;
 }
 
 let cached: AutocannonFn | undefined;
@@ -51,6 +55,7 @@ export interface LoadOptions {
 export async function runLoad(o: LoadOptions): Promise<LoadMeasurement> {
   const autocannon = await loadAutocannon();
   const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
   const result = await new Promise<Autocannon.Result>((resolve, reject) => {
     const instance = autocannon({
       url: o.url, method: 'POST', body: o.payload.body, headers: o.payload.headers,
@@ -59,6 +64,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadMeasurement> {
     }, (err: unknown, res: Autocannon.Result) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)));
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
       if (status >= 200 && status < 300) latencies.push(ms);
+      statuses[status] = (statuses[status] ?? 0) + 1;
     });
   });
   const sorted = Float64Array.from(latencies).sort();
@@ -75,5 +81,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadMeasurement> {
     non2xx: result.non2xx,
     timeouts: result.timeouts,
     durationS: round(durationS, 2),
+    statuses,
+    sent: result.requests.sent,
   };
 }
