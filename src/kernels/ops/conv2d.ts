@@ -160,11 +160,13 @@ ${p.bias ? '@group(0) @binding(2) var<storage, read> bias : array<f32>;' : ''}
 ${activationWgsl(p.activation)}
 ${epilogue({ mask: false, bias: p.bias }, { outVec: coutV })}
 
+// Branch-free (select, clamped index): a load under \`if\` costs llvmpipe a mask region per row.
 fn convA(xb : u32, oh : i32, ow : i32, kh : u32, kw : u32, ci : u32) -> f32 {
   let ih = oh + i32(kh) * u.dilH;
   let iw = ow + i32(kw) * u.dilW;
-  if (kh >= u.fh || ih < 0 || ih >= u.inH || iw < 0 || iw >= u.inW) { return 0.0; }
-  return X[xb + (u32(ih) * u32(u.inW) + u32(iw)) * u.inC + ci];
+  let ok = kh < u.fh && ih >= 0 && ih < u.inH && iw >= 0 && iw < u.inW;
+  let i = select(0u, xb + (u32(ih) * u32(u.inW) + u32(iw)) * u.inC + ci, ok);
+  return select(0.0, X[i], ok);
 }
 
 ${texMain(p.tm as TexRows, {

@@ -260,19 +260,19 @@ function texSource(p: MatMulParams, l: Layout): string {
   if (p.mask) decl.push(`@group(0) @binding(${i++}) var<storage, read> mask : array<f32>;`);
   decl.push(`@group(0) @binding(${i++}) var<storage, read_write> C : array<${l.outVec ? 'vec4<f32>' : 'f32'}>;`);
   decl.push(`@group(0) @binding(${i++}) var<uniform> u : Uniforms;`);
-  const aIdx = p.transA ? 'k * u.M + m' : 'm * u.K + k';
   return `enable subgroups;
 ${uniformStruct(UNIFORMS)}
 ${decl.join('\n')}
 ${activationWgsl(p.activation)}
 ${epilogue(p, l)}
 
-fn readA(z : u32, m : u32, k : u32) -> f32 {
-  if (k >= u.K) { return 0.0; }
-  return A[(z % u.batchA) * u.M * u.K + ${aIdx}];
-}
-
-${texMain(p.tm as TexRows, { rowSetup: () => '', kSetup: '', load: (r) => `readA(z, rowc${r}, k)`, kAdvance: '' })}`;
+${texMain(p.tm as TexRows, {
+    // Branch-free: a load under an `if` costs llvmpipe a mask region per row (measured +10–16%).
+    rowSetup: (r) => `let ab${r} = (z % u.batchA) * u.M * u.K + ${p.transA ? `rowc${r}` : `rowc${r} * u.K`};`,
+    kSetup: '',
+    load: (r) => `select(0.0, A[ab${r} + ${p.transA ? 'kc * u.M' : 'kc'}], kin)`,
+    kAdvance: '',
+  })}`;
 }
 
 /** Default for the register-blocked variant's params (unused there). */

@@ -77,9 +77,12 @@ fn main(@builtin(global_invocation_id) g : vec3<u32>) {
 export interface TexASource {
   /** Per output row r (0..TM-1), after `rowc${r}` = its row index clamped to M − 1 is defined. */
   rowSetup(r: number): string;
-  /** Before the K loop; `k` (this lane's k) is `k0 + sl`. */
+  /** Before the K loop. */
   kSetup: string;
-  /** The f32 A element of row r at this lane's k (must be 0 for k ≥ K). */
+  /**
+   * The f32 A element of row r at this lane's k (must be 0 for k ≥ K). In scope: `k` = k0 + sl,
+   * `kin` = k < K, `kc` = k clamped to K − 1.
+   */
   load(r: number): string;
   /** At the end of each K step (after k0 += 8). */
   kAdvance: string;
@@ -104,6 +107,8 @@ fn main(@builtin(workgroup_id) wg : vec3<u32>, @builtin(subgroup_invocation_id) 
   ${a.kSetup}
   for (var k0 = 0u; k0 < u.K; k0 += ${TEX_SUBGROUP}u) {
     let k = k0 + sl;
+    let kin = k < u.K;
+    let kc = min(k, u.K - 1u);
     ${rows.map((r) => `let a${r} = ${a.load(r)};`).join('\n    ')}
     ${lanes.map((l) => `{
       let b = textureLoad(Bt, vec2<u32>(tx, ty + k0 + ${l}u), 0);
