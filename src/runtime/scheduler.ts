@@ -2,10 +2,11 @@
 // `dynamic_batching` each request executes alone (Triton's default scheduler); with it, queued
 // requests that agree on non-batch shapes and parameters are concatenated along dim 0, executed
 // once and split back in order (Triton's dynamic batcher). The queue is FIFO, or with
-// `priority_levels` one FIFO per level, higher levels first (priority-queue.ts).
+// `priority_levels` one FIFO per level, higher levels first (priority-queue.ts). A queue timeout
+// rejects the request, or under `timeout_action: DELAY` sends it behind the rest of its level.
 import type { Executor } from './executor.js';
-import type { ModelConfig, ModelOutput } from './model-config.js';
-import { PriorityQueue, type QueueLevel } from './priority-queue.js';
+import type { ModelConfig, ModelOutput, ModelQueuePolicy } from './model-config.js';
+import { PriorityQueue, levelSize, type QueueLevel } from './priority-queue.js';
 import type { HostTensor, Parameters, TensorData } from './types.js';
 import { allocateTensorData, elementCount, toProtocolDataType } from './types.js';
 import { InferenceServerError, internal, unavailable } from './errors.js';
@@ -158,9 +159,10 @@ export class ModelScheduler implements Scheduler {
       });
     }
     const level = this.queue.levelFor(job.priority);
-    // max_queue_size bounds each level on its own, as Triton's per-level PolicyQueue does.
+    // max_queue_size bounds each level on its own, delayed requests included, as Triton's per-level
+    // PolicyQueue does.
     const maxQueue = level.policy?.max_queue_size ?? 0;
-    if (maxQueue > 0 && level.items.length >= maxQueue) return Promise.reject(unavailable(QUEUE_FULL));
+    if (maxQueue > 0 && levelSize(level) >= maxQueue) return Promise.reject(unavailable(QUEUE_FULL));
     return new Promise<JobResult>((resolve, reject) => {
       const timers: NodeJS.Timeout[] = [];
       const onAbort = () => this.drop(p, new InferenceServerError('CANCELLED', 'Request was cancelled'));
@@ -172,10 +174,11 @@ export class ModelScheduler implements Scheduler {
         },
       };
       job.signal?.addEventListener('abort', onAbort, { once: true });
-      const timeoutUs = this.timeoutFor(job, level);
+      const timeoutUs = this.timeoutFor(job, level.policy);
       if (timeoutUs > 0) {
-        const t = setTimeout(() => this.drop(p, unavailable(TIMEOUT_EXPIRED)), timeoutUs / 1000);
-        timers.push(t);
+        const expire = level.policy?.timeout_action === 'DELAY'
+          ? () => this.delay(p) : () => this.drop(p, unavailable(TIMEOUT_EXPIRED));
+        timers.push(setTimeout(expire, timeoutUs / 1000));
       }
       this.queue.push(level, p);
       this.observer?.pendingChanged(1);
@@ -193,14 +196,24 @@ export class ModelScheduler implements Scheduler {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** The queue timeout of a request waiting in `level`, from that level's policy. */
-  private timeoutFor(job: SchedulerJob, level: QueueLevel<Pending>): number {
-    const policy = level.policy;
-    const fromPolicy = policy && policy.timeout_action === 'REJECT' ? policy.default_timeout_microseconds : 0;
+  /**
+   * The queue timeout of a request waiting in a level with `policy`. Whichever timeout wins, what
+   * happens when it expires is the policy's timeout_action (REJECT without a policy).
+   */
+  private timeoutFor(job: SchedulerJob, policy: ModelQueuePolicy | undefined): number {
+    const fromPolicy = policy?.default_timeout_microseconds ?? 0;
     if (job.timeoutUs !== undefined && job.timeoutUs > 0 && (!policy || policy.allow_timeout_override || fromPolicy === 0)) {
       return job.timeoutUs;
     }
     return fromPolicy;
+  }
+
+  /**
+   * DELAY: the expired request stays queued, behind its level's unexpired requests. It may now
+   * belong in a batch other than the one waiting, so the batcher looks again.
+   */
+  private delay(p: Pending): void {
+    if (p.level && this.queue.delay(p.level, p)) this.pump();
   }
 
   private drop(p: Pending, error: Error): void {
@@ -270,8 +283,9 @@ export class ModelScheduler implements Scheduler {
 
   /**
    * The requests to execute next, or undefined when the dynamic batcher should wait. Candidates are
-   * taken in queue order (highest priority level first, FIFO within a level) up to the first one that
-   * does not fit, so a batch is always a prefix of the queue.
+   * taken in queue order (highest priority level first, FIFO within a level, a level's delayed
+   * requests after its unexpired ones) up to the first one that does not fit, so a batch is always a
+   * prefix of the queue.
    */
   private formBatch(): Pending[] | undefined {
     const head = this.queue.first()!;
@@ -283,14 +297,12 @@ export class ModelScheduler implements Scheduler {
     // With priorities the head need not be the oldest; Triton times max_queue_delay from the oldest
     // request in the pending batch.
     let oldestNs = head.enqueuedNs;
-    scan: for (const level of this.queue.levels) {
-      for (const p of level.items) {
-        if (p.key !== head.key || total + p.job.batchSize > this.maxBatch) { closed = true; break scan; }
-        candidates.push(p);
-        total += p.job.batchSize;
-        prefix.push(total);
-        if (p.enqueuedNs < oldestNs) oldestNs = p.enqueuedNs;
-      }
+    for (const p of this.queue.inOrder()) {
+      if (p.key !== head.key || total + p.job.batchSize > this.maxBatch) { closed = true; break; }
+      candidates.push(p);
+      total += p.job.batchSize;
+      prefix.push(total);
+      if (p.enqueuedNs < oldestNs) oldestNs = p.enqueuedNs;
     }
     if (total >= this.maxBatch) closed = true;
     let best = -1;
