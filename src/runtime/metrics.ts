@@ -38,6 +38,9 @@ const us = (ns: number): number => Math.floor(ns / 1000);
 
 type Labels = { model: string; version: string };
 
+/** A metric labelled by model and version only. */
+interface PerVersion { remove(labels: Labels): void }
+
 /**
  * One model version's counts since the last scrape. Requests only add to plain numbers; the
  * prom-client metrics are brought up to date when scraped (their `collect`): prom-client hashes
@@ -64,19 +67,22 @@ const DELTA_FIELDS: readonly DeltaField[] = ['success', 'inferenceCount', 'exec'
 export class RuntimeMetrics {
   readonly registry = new Registry();
   private readonly series = new Map<string, Map<string, Series>>();
+  /** Every metric labelled by model and version (failures aside): unloading a version removes its series from each. */
+  private readonly perVersion: PerVersion[] = [];
+  private readonly failures: Counter<'model' | 'version' | 'reason'>;
   private readonly loadDuration: Gauge<'model' | 'version'>;
   private readonly backendInfo: Gauge<'backend' | 'adapter_vendor' | 'adapter_architecture'>;
   private backend = '';
 
   constructor(opts: MetricsOptions) {
     const registers = [this.registry];
-    const counter = (name: string, help: string, field: DeltaField) => {
+    const counter = (name: string, help: string, field: DeltaField): void => {
       const flush = (c: Counter<'model' | 'version'>): void => this.flush(c, field);
-      return new Counter({ name, help, labelNames: MV, registers, collect() { flush(this); } });
+      this.perVersion.push(new Counter({ name, help, labelNames: MV, registers, collect() { flush(this); } }));
     };
     counter('nv_inference_request_success', 'Number of successful inference requests, all batch sizes', 'success');
     const flushFailures = (c: Counter<'model' | 'version' | 'reason'>): void => this.flushFailures(c);
-    new Counter({
+    this.failures = new Counter({
       name: 'nv_inference_request_failure', help: 'Number of failed inference requests, all batch sizes',
       labelNames: [...MV, 'reason'], registers, collect() { flushFailures(this); },
     });
@@ -95,14 +101,15 @@ export class RuntimeMetrics {
     const setPending = (g: Gauge<'model' | 'version'>): void => {
       for (const s of this.allSeries()) if (s.pending !== undefined) g.set(s.labels, s.pending);
     };
-    new Gauge({
+    this.perVersion.push(new Gauge({
       name: 'nv_inference_pending_request_count',
       help: 'Instantaneous number of pending requests awaiting execution per-model.', labelNames: MV, registers,
       collect() { setPending(this); },
-    });
+    }));
     this.loadDuration = new Gauge({
       name: 'nv_model_load_duration_secs', help: 'Model load time in seconds', labelNames: MV, registers,
     });
+    this.perVersion.push(this.loadDuration);
     new Gauge({
       name: 'nv_cpu_memory_total_bytes', help: 'CPU total memory (RAM), in bytes', registers,
       collect() { this.set(os.totalmem()); },
@@ -181,13 +188,6 @@ export class RuntimeMetrics {
    * Triton's MetricModelReporter creates them when the model loads.
    */
   versionLoaded(model: string, version: string): void {
-    const s = this.seriesFor(model, version);
-    for (const f of DELTA_FIELDS) s[f] ??= 0;
-    for (const r of FAILURE_REASONS) s.failures[r] ??= 0;
-    s.pending ??= 0;
-  }
-
-  private seriesFor(model: string, version: string): Series {
     let byVersion = this.series.get(model);
     if (!byVersion) {
       byVersion = new Map();
@@ -198,7 +198,31 @@ export class RuntimeMetrics {
       s = { labels: { model, version }, failures: {} };
       byVersion.set(version, s);
     }
-    return s;
+    for (const f of DELTA_FIELDS) s[f] ??= 0;
+    for (const r of FAILURE_REASONS) s.failures[r] ??= 0;
+    s.pending ??= 0;
+  }
+
+  /**
+   * A version was unloaded: its series leave the metrics page, as Triton's MetricModelReporter
+   * removes them from every family when the unloaded model drops it; a later load starts them at 0.
+   * Explicit-mode load/unload cycles would otherwise grow the page without bound.
+   */
+  versionUnloaded(model: string, version: string): void {
+    const byVersion = this.series.get(model);
+    byVersion?.delete(version);
+    if (byVersion?.size === 0) this.series.delete(model);
+    const labels = { model, version };
+    for (const m of this.perVersion) m.remove(labels);
+    for (const reason of FAILURE_REASONS) this.failures.remove({ ...labels, reason });
+  }
+
+  /**
+   * The series of a loaded version. Undefined after its unload: a request the unload drained may
+   * finish after it, and must not bring the removed series back.
+   */
+  private seriesFor(model: string, version: string): Series | undefined {
+    return this.series.get(model)?.get(version);
   }
 
   private *allSeries(): Iterable<Series> {
@@ -225,6 +249,7 @@ export class RuntimeMetrics {
 
   requestSuccess(model: string, version: string, batchSize: number, totalNs: number, queueNs: number, c: ComputeTimes): void {
     const s = this.seriesFor(model, version);
+    if (!s) return;
     s.success = (s.success ?? 0) + 1;
     s.inferenceCount = (s.inferenceCount ?? 0) + batchSize;
     s.requestUs = (s.requestUs ?? 0) + us(totalNs);
@@ -237,16 +262,19 @@ export class RuntimeMetrics {
   /** A failed request: counted by reason only; Triton's request duration covers successes. */
   requestFailure(model: string, version: string, reason: FailureReason): void {
     const s = this.seriesFor(model, version);
+    if (!s) return;
     s.failures[reason] = (s.failures[reason] ?? 0) + 1;
   }
 
   execution(model: string, version: string): void {
     const s = this.seriesFor(model, version);
+    if (!s) return;
     s.exec = (s.exec ?? 0) + 1;
   }
 
   pendingChanged(model: string, version: string, delta: number): void {
     const s = this.seriesFor(model, version);
+    if (!s) return;
     s.pending = (s.pending ?? 0) + delta;
   }
 

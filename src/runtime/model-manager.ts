@@ -44,6 +44,8 @@ export interface ModelRepositoryManagerOptions {
   /** Called for each version that becomes READY; the runtime hooks statistics and metrics here. */
   observe?: (model: string, version: number) => SchedulerObserver | undefined;
   onLoaded?: (model: string, version: number, seconds: number) => void;
+  /** Called for each version that stops serving on unload; the runtime drops its metric series here. */
+  onUnloaded?: (model: string, version: number) => void;
   /** `--model-load-timeout-secs` in ms: a version (or the model file read for auto-complete)
    *  not loaded by then is UNAVAILABLE with the reason; 0 or absent = no limit. */
   loadTimeoutMs?: number;
@@ -723,6 +725,9 @@ export class ModelRepositoryManager {
     entry.scheduler = undefined;
     entry.state = 'UNAVAILABLE';
     entry.reason = UNLOADED;
+    // An entry a reload replaced with a new one of the same version does not end that version: its
+    // series go on, as Triton's new model shares the old one's metric reporter (same labels).
+    if (this.models.get(name)?.versions.get(entry.version) === entry) this.opts.onUnloaded?.(name, entry.version);
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     this.opts.log.info({ model: name, version: entry.version, seconds: secs }, 'model version unloaded');
   }

@@ -90,6 +90,7 @@ export class TritonRuntime implements InferenceRuntime {
         };
       },
       onLoaded: (model, version, seconds) => this.metrics.modelLoaded(model, String(version), seconds),
+      onUnloaded: (model, version) => this.metrics.versionUnloaded(model, String(version)),
     });
   }
 
