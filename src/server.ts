@@ -6,7 +6,7 @@ import { LIMIT_DEFAULTS, parseRestrictedApi } from './cli/serve-options.js';
 import { createHttpApp, startHttpServer, type HttpServerHandle } from './http/app.js';
 import { createMetricsApp } from './http/metrics-app.js';
 import { backendMemory, initBackend, tensorsAlive, type BackendSelection } from './runtime/backends.js';
-import { kernelDispatches } from './kernels/index.js';
+import { kernelDispatches, packTextureBytes } from './kernels/index.js';
 import { TritonRuntime } from './runtime/runtime.js';
 import { DeviceRecovery } from './runtime/device-recovery.js';
 import { executorFactories, createJsExecutor, definitionToConfig, type JsModelDefinition } from './runtime/executors/index.js';
@@ -67,7 +67,11 @@ export async function startDawnserve(options: StartOptions = {}): Promise<Runnin
     log,
     ...(backend.adapter ? { adapter: backend.adapter } : {}),
     tensorsAlive,
-    gpuMemoryBytes: () => backendMemory().numBytesInGPU,
+    // tfjs's tensors on the GPU plus the textures our lavapipe matmul packs operands into.
+    gpuMemoryBytes: () => {
+      const tfjsBytes = backendMemory().numBytesInGPU;
+      return tfjsBytes === undefined ? undefined : tfjsBytes + packTextureBytes();
+    },
     kernelDispatches,
     loadTimeoutMs: opts.modelLoadTimeoutSecs * 1000,
   });

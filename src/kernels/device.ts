@@ -138,6 +138,8 @@ export class GpuContext {
   readonly pipelines: PipelineCache;
   readonly pools: BufferPools;
   private packed: GPUTexture | undefined;
+  /** Bytes of `packed` (counted in packTextureBytes until the device is lost). */
+  packBytes = 0;
   constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary) {
     this.pipelines = new PipelineCache(device);
     this.pools = new BufferPools(device);
@@ -159,9 +161,19 @@ export class GpuContext {
         label: 'dawnserve-pack', size: [w, h], format: 'rgba32float',
         usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
       });
+      packBytesTotal += w * h * 16 - this.packBytes;
+      this.packBytes = w * h * 16;
     }
     return (this.packed as GPUTexture).createView();
   }
+}
+
+/** GPU memory our kernels hold outside tfjs's tensors (the pack textures of live devices). */
+let packBytesTotal = 0;
+
+/** Bytes of pack textures on live devices: added to tfjs's GPU bytes in dawnserve_gpu_memory_bytes. */
+export function packTextureBytes(): number {
+  return packBytesTotal;
 }
 
 /** Upper bound of the pack texture (the chooser sends larger operands to the buffer kernel). */
@@ -184,6 +196,8 @@ function watchDevice(device: GPUDevice, ctx: GpuContext): void {
   watchedDevices.add(device);
   void device.lost.then((info) => {
     ctx.lost = { reason: info.reason, message: info.message };
+    packBytesTotal -= ctx.packBytes;
+    ctx.packBytes = 0;
     for (const h of lostHandlers) {
       try { h(ctx.lost); } catch { /* a failing handler must not hide the others */ }
     }

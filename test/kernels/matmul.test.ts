@@ -4,6 +4,7 @@ import { setKernelOptions } from '../../src/kernels/options.js';
 import { parseTile, tileName } from '../../src/kernels/ops/tiled.js';
 import { pickMatMulVariant } from '../../src/kernels/ops/matmul.js';
 import { texCoreAvailable } from '../../src/kernels/ops/texmm.js';
+import { packTextureBytes } from '../../src/kernels/device.js';
 import { type KernelTestEnv, assertClose, onCpu, onGpu, randomArray, reductionScale, rng, setupWebGpu } from './helpers.js';
 
 let env: KernelTestEnv;
@@ -86,6 +87,8 @@ describe('matmul variant choice', () => {
     const keys = env.ctx.pipelines.keys();
     assert.ok(keys.some((k) => k.startsWith('matmul:tex,')), `texture core compiled: ${keys.join(' ')}`);
     assert.ok(keys.some((k) => k.startsWith('pack-b:')), 'B packed');
+    // The pack texture is reported with the GPU memory (dawnserve_gpu_memory_bytes).
+    assert.ok(packTextureBytes() >= 5 * 24 * 16, `pack texture bytes ${packTextureBytes()}`);
   });
 });
 
