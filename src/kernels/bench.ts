@@ -205,6 +205,8 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
   const a = ctx.adapter;
   console.log(`adapter: ${adapter.vendor} / ${a.architecture} ${adapter.device} (software: ${a.software}, subgroups: ${a.subgroups}, timestamps: ${gpuTiming})`);
   const results: KernelBenchResult[] = [];
+  // Measure our kernel for every shape, also those the router hands to tfjs on real GPUs.
+  kernelOptions.alwaysOurs = true;
   for (const c of cases) {
     await tf.setBackend('webgpu');
     const xs = c.inputs.map((s, i) => randomTensor(tf, s, 17 + i));
@@ -223,6 +225,7 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
     results.push(summarize(c, 'tfjs-wasm', await wallTimes(tf, c, ws, warmup, reps), 'wall', { ...a, vendor: 'cpu', architecture: 'wasm-simd' }));
     ws.forEach((t) => t.dispose());
   }
+  delete kernelOptions.alwaysOurs;
   await tf.setBackend('webgpu');
   profiler?.destroy();
   console.log(table(results));

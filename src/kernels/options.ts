@@ -13,12 +13,14 @@ export interface KernelOptions {
   conv?: MatMulVariant;
   /** Force the block tile of the 'tiled' matmul/conv variant (tests, tuning). */
   tile?: TileConfig;
+  /** Run our kernel even where the router prefers tfjs's (the benchmark measures both). */
+  alwaysOurs?: boolean;
 }
 
 export const kernelOptions: KernelOptions = { enabled: true };
 
 export function setKernelOptions(o: Partial<KernelOptions>): KernelOptions {
   Object.assign(kernelOptions, o);
-  for (const k of ['matmul', 'rows', 'conv', 'tile'] as const) if (k in o && o[k] === undefined) delete kernelOptions[k];
+  for (const k of ['matmul', 'rows', 'conv', 'tile', 'alwaysOurs'] as const) if (k in o && o[k] === undefined) delete kernelOptions[k];
   return { ...kernelOptions };
 }

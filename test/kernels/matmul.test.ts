@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setKernelOptions } from '../../src/kernels/options.js';
 import { parseTile, tileName } from '../../src/kernels/ops/tiled.js';
-import { pickMatMulVariant } from '../../src/kernels/ops/matmul.js';
+import { pickMatMulVariant, preferTfjsMatMul } from '../../src/kernels/ops/matmul.js';
 import { texCoreAvailable } from '../../src/kernels/ops/texmm.js';
 import { packTextureBytes } from '../../src/kernels/device.js';
 import { type KernelTestEnv, assertClose, onCpu, onGpu, randomArray, reductionScale, rng, setupWebGpu } from './helpers.js';
@@ -75,6 +75,11 @@ describe('matmul variant choice', () => {
     assert.equal(pickMatMulVariant({ ...a, software: true, subgroups: true, subgroupMinSize: 8, subgroupMaxSize: 8 }, shape).variant, 'tex');
     // B too large for the pack texture → the buffer kernel.
     assert.equal(pickMatMulVariant({ ...a, software: true, subgroups: true, subgroupMinSize: 8, subgroupMaxSize: 8, limits: { ...a.limits, maxTextureDimension2D: 32 } }, shape).variant, 'reg');
+    // Real GPUs: launch-bound GEMMs (≤ 128 tiles of 64×64) stay on tfjs's kernel, where the H100 measured ours slower.
+    assert.equal(preferTfjsMatMul({ ...a, software: false }, 256, 256, 1), true);
+    assert.equal(preferTfjsMatMul({ ...a, software: false }, 128, 3072, 1), true);
+    assert.equal(preferTfjsMatMul({ ...a, software: false }, 1024, 1024, 1), false);
+    assert.equal(preferTfjsMatMul({ ...a, software: true }, 256, 256, 1), false);
     if (!texCoreAvailable(a)) { t.skip(`adapter ${a.description} has no 8-wide subgroups`); return; }
     const { tf } = env;
     const rand = rng(5);

@@ -311,6 +311,16 @@ export function pickMatMulVariant(adapter: AdapterSummary, s: GemmShape, forced?
   return chooseMatMulVariant(variant === 'reg', s.M, s.N, s.batch, tile);
 }
 
+/**
+ * Whether tfjs's own kernel should run this GEMM instead of ours: on real GPUs, for outputs of at
+ * most 128 tiles of 64×64. There the H100 measured our tiled kernel at 0.7–0.8× of tfjs's for
+ * 256² (16 tiles), 512² (64) and 128×3072 (96) — launch-bound shapes where tfjs's programs win —
+ * and 1.4× from 1024² (256 tiles) up (docs/kernels.md). Software adapters always take ours.
+ */
+export function preferTfjsMatMul(adapter: AdapterSummary, M: number, N: number, batch: number): boolean {
+  return !adapter.software && ceilDiv(M, 64) * ceilDiv(N, 64) * batch <= 128;
+}
+
 /** Variant for an adapter: register blocking on CPU-backed adapters, shared-memory tiles on GPUs. */
 export function chooseMatMulVariant(software: boolean, M: number, N: number, batch = 1, tile?: TileConfig):
   Pick<MatMulParams, 'variant' | 'nv' | 'tm' | 'reg' | 'tile'> {

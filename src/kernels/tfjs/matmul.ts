@@ -1,7 +1,8 @@
 // BatchMatMul / _FusedMatMul over tfjs-backend-webgpu, with tfjs's batch broadcasting.
 import { type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { type Activation, isActivation } from '../ops/activation.js';
-import { matMulDefaults, pickMatMulVariant, recordMatMul } from '../ops/matmul.js';
+import { matMulDefaults, pickMatMulVariant, preferTfjsMatMul, recordMatMul } from '../ops/matmul.js';
+import { contextForBackend } from '../device.js';
 import { kernelOptions } from '../options.js';
 import { type WebGPUBackend, isFloat32OnGpuBackend, runOnBackend, sizeOf } from './bridge.js';
 
@@ -54,6 +55,8 @@ export function matMulOnBackend(backend: WebGPUBackend, a: TensorInfo, b: Tensor
     biasLen = sizeOf(o.bias.shape);
     if (!(biasLen === 1 || (biasLen === N && o.bias.shape[o.bias.shape.length - 1] === N))) return undefined;
   }
+  // Forced variants (tests) and the benchmark's own measurement always run ours.
+  if (!kernelOptions.matmul && !kernelOptions.alwaysOurs && preferTfjsMatMul(contextForBackend(backend).adapter, M, N, sizeOf(outBatch))) return undefined;
   const params = matMulDefaults({
     M, N, K, batch: sizeOf(outBatch), batchA, batchB, transA, transB, activation: activation as Activation,
     leakyAlpha: o.leakyreluAlpha ?? 0.2, bias: !!o.bias, biasLen,
