@@ -1,21 +1,12 @@
 // Tuning sweep for the register-blocked ('reg') conv2d on this adapter: output pixels × vec4
 // output channels per thread. Run: npx tsx bench/kernels-conv-tune.ts [reps]   (GPU time, timestamp queries)
-import { createDevice, contextForDevice, installWebGpuGlobals } from '../src/kernels/device.js';
-import { CommandBatch, KernelProfiler } from '../src/kernels/dispatcher.js';
+import { CommandBatch } from '../src/kernels/dispatcher.js';
+import { rawDevice } from './raw-device.js';
 import { type Conv2DParams, conv2dProgram } from '../src/kernels/ops/conv2d.js';
 import { TILE_32 } from '../src/kernels/ops/matmul.js';
 
-await installWebGpuGlobals();
-const { device, adapter } = await createDevice();
-const ctx = contextForDevice(device, adapter);
-const profiler = new KernelProfiler(device);
+const { device, ctx, profiler, buffer: buf } = await rawDevice();
 const reps = Number(process.argv[2] ?? 5);
-const buf = (n: number) => {
-  const b = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
-  new Float32Array(b.getMappedRange()).fill(0.5);
-  b.unmap();
-  return b;
-};
 const shapes = [
   { name: '1x56x56x64 * 3x3x64x64', H: 56, C: 64, O: 64, f: 3 },
   { name: '1x28x28x128 * 3x3x128x128', H: 28, C: 128, O: 128, f: 3 },

@@ -1,22 +1,13 @@
 // Tuning sweep for the register-blocked ('reg') matmul: thread layout and rows × vec4-columns per
 // thread on this adapter. Variants are timed round-robin (so machine load hits all alike), median.
 // Run: npx tsx bench/kernels-matmul-tune.ts [sizes...]   (GPU time from timestamp queries)
-import { createDevice, contextForDevice, installWebGpuGlobals } from '../src/kernels/device.js';
-import { CommandBatch, KernelProfiler } from '../src/kernels/dispatcher.js';
+import { CommandBatch } from '../src/kernels/dispatcher.js';
+import { rawDevice } from './raw-device.js';
 import { type MatMulParams, matMulDefaults, matMulProgram } from '../src/kernels/ops/matmul.js';
 
-await installWebGpuGlobals();
-const { device, adapter } = await createDevice();
-const ctx = contextForDevice(device, adapter);
-const profiler = new KernelProfiler(device);
+const { device, ctx, profiler, buffer: buf } = await rawDevice();
 const sizes = process.argv.slice(2).map(Number);
 const reps = Number(process.env['REPS'] ?? 5);
-const buf = (n: number) => {
-  const b = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
-  new Float32Array(b.getMappedRange()).fill(0.5);
-  b.unmap();
-  return b;
-};
 const variants: Pick<MatMulParams, 'tm' | 'nv' | 'reg'>[] = [
   { reg: 'grid', tm: 4, nv: 1 }, { reg: 'rowu', tm: 4, nv: 1 }, { reg: 'rowu', tm: 8, nv: 1 },
   { reg: 'rowu', tm: 2, nv: 1 }, { reg: 'rowu', tm: 4, nv: 2 }, { reg: 'grid', tm: 4, nv: 2 },

@@ -2,27 +2,18 @@
 // broadcasts) against the register-blocked 'reg' kernel, rows per workgroup 4/8/16. Variants are
 // timed round-robin (machine load hits all alike), median of REPS; GPU time includes the pack.
 // Run: npx tsx bench/kernels-tex-tune.ts [sizes...]
-import { createDevice, contextForDevice, installWebGpuGlobals } from '../src/kernels/device.js';
-import { CommandBatch, KernelProfiler } from '../src/kernels/dispatcher.js';
+import { CommandBatch } from '../src/kernels/dispatcher.js';
+import { rawDevice } from './raw-device.js';
 import { type MatMulParams, matMulDefaults, recordMatMul } from '../src/kernels/ops/matmul.js';
 import { texCoreAvailable } from '../src/kernels/ops/texmm.js';
 
-await installWebGpuGlobals();
-const { device, adapter } = await createDevice();
-const ctx = contextForDevice(device, adapter);
+const { device, ctx, profiler, buffer: buf } = await rawDevice();
 if (!texCoreAvailable(ctx.adapter)) {
   console.log(`skipped: adapter ${ctx.adapter.description} has no 8-wide subgroups`);
   process.exit(0);
 }
-const profiler = new KernelProfiler(device);
 const sizes = process.argv.slice(2).map(Number);
 const reps = Number(process.env['REPS'] ?? 7);
-const buf = (n: number) => {
-  const b = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
-  new Float32Array(b.getMappedRange()).fill(0.5);
-  b.unmap();
-  return b;
-};
 const variants: (Pick<MatMulParams, 'variant' | 'tm'> & { name: string })[] = [
   { name: 'reg 4x4', variant: 'reg', tm: 4 },
   { name: 'tex 4 rows', variant: 'tex', tm: 4 },

@@ -173,14 +173,14 @@ class MobileNetV3Tiny(nn.Module):
 
 
 class TinyEncoder(nn.Module):
-    def __init__(self):
+    def __init__(self, vocab=20, max_pos=32, d=16, heads=2, ff=32):
         super().__init__()
-        self.tok = nn.Embedding(20, 16)
-        self.pos = nn.Embedding(32, 16)
-        layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.1, activation='gelu', batch_first=True)
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(max_pos, d)
+        layer = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.1, activation='gelu', batch_first=True)
         self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(16)
-        self.head = nn.Linear(16, 3)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, 3)
 
     def forward(self, ids):
         pos = torch.arange(ids.shape[1]).unsqueeze(0).expand(ids.shape[0], -1)
@@ -192,13 +192,7 @@ class SmallEncoder(TinyEncoder):
     """A BERT-mini-sized encoder (d 128, 4 heads, FF 512, 2 layers): big enough that kernel time,
     not per-op host work, decides latency — the model for the kernels-on/off benchmark."""
     def __init__(self):
-        nn.Module.__init__(self)
-        self.tok = nn.Embedding(100, 128)
-        self.pos = nn.Embedding(128, 128)
-        layer = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.1, activation='gelu', batch_first=True)
-        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(128)
-        self.head = nn.Linear(128, 3)
+        super().__init__(vocab=100, max_pos=128, d=128, heads=4, ff=512)
 
 
 class Recurrent(nn.Module):

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import type { DerivedConfig, ExecuteRequest, Executor, ExecutorContext, ExecutorFactory } from '../../src/runtime/executor.js';
 import type { HostTensor } from '../../src/runtime/types.js';
+import { TritonRuntime } from '../../src/runtime/runtime.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -155,4 +156,22 @@ export function int32(name: string, shape: number[], values: number[] | ((i: num
   const data = new Int32Array(n);
   for (let i = 0; i < n; i++) data[i] = typeof values === 'function' ? values(i) : values[i]!;
   return { name, datatype: 'INT32', shape, data };
+}
+
+/**
+ * A runtime (control mode none, fake executors, cpu) over a temporary repository holding one
+ * version of each `name → config.pbtxt text` model; removed afterwards.
+ */
+export async function withFakeRuntime(models: Record<string, string>, fn: (rt: TritonRuntime, f: FakeFactory) => Promise<void>): Promise<void> {
+  const defs = Object.fromEntries(Object.entries(models).map(([n, c]) => [n, { config: c, versions: { 1: {} } }]));
+  const root = await makeRepo(defs);
+  const f = new FakeFactory();
+  const rt = new TritonRuntime({ repositoryPath: root, controlMode: 'none', factories: [f], backend: 'cpu', log: silentLog });
+  try {
+    await rt.start();
+    await fn(rt, f);
+  } finally {
+    await rt.close();
+    await removeRepo(root);
+  }
 }

@@ -8,7 +8,7 @@ import { TritonRuntime } from '../../src/runtime/runtime.js';
 import { InferenceServerError } from '../../src/runtime/errors.js';
 import type { InferenceResponse } from '../../src/runtime/api.js';
 import type { Parameters } from '../../src/runtime/types.js';
-import { FakeFactory, makeRepo, removeRepo, silentLog, int32 } from './fake.js';
+import { type FakeFactory, withFakeRuntime, int32 } from './fake.js';
 
 const model = (name: string, maxBatch: number, dynamicBatching: string) => `
 name: "${name}"
@@ -21,19 +21,6 @@ dynamic_batching { ${dynamicBatching} }`;
 /** Two levels, level 2 the default; one request per execution, so execution order is queue order. */
 const TWO_LEVELS = 'priority_levels: 2 default_priority_level: 2';
 
-async function withRuntime(models: Record<string, string>, fn: (rt: TritonRuntime, f: FakeFactory) => Promise<void>): Promise<void> {
-  const defs = Object.fromEntries(Object.entries(models).map(([n, c]) => [n, { config: c, versions: { 1: {} } }]));
-  const root = await makeRepo(defs);
-  const f = new FakeFactory();
-  const rt = new TritonRuntime({ repositoryPath: root, controlMode: 'none', factories: [f], backend: 'cpu', log: silentLog });
-  try {
-    await rt.start();
-    await fn(rt, f);
-  } finally {
-    await rt.close();
-    await removeRepo(root);
-  }
-}
 
 /** A one-row request tagged `tag` (its INPUT0 value), so executions and responses can be traced to it. */
 function request(rt: TritonRuntime, name: string, tag: number, parameters: Parameters = {}): Promise<InferenceResponse> {
@@ -61,7 +48,7 @@ const queueFull = (e: unknown): boolean => {
 };
 
 test('priority: queued high-priority requests execute before earlier low-priority ones, FIFO within a level', async () => {
-  await withRuntime({ p: model('p', 1, TWO_LEVELS) }, async (rt, f) => {
+  await withFakeRuntime({ p: model('p', 1, TWO_LEVELS) }, async (rt, f) => {
     const run = await occupy(rt, f, 'p');
     const low = [10, 11, 12].map((t) => request(rt, 'p', t, { priority: 2 }));
     const high = [20, 21].map((t) => request(rt, 'p', t, { priority: 1 }));
@@ -74,7 +61,7 @@ test('priority: queued high-priority requests execute before earlier low-priorit
 });
 
 test('priority: a batch fills from the highest level first, then takes lower levels in order', async () => {
-  await withRuntime({ p: model('p', 4, TWO_LEVELS) }, async (rt, f) => {
+  await withFakeRuntime({ p: model('p', 4, TWO_LEVELS) }, async (rt, f) => {
     const run = await occupy(rt, f, 'p');
     const rs = [
       ...[10, 11, 12].map((t) => request(rt, 'p', t, { priority: 2 })),
@@ -87,7 +74,7 @@ test('priority: a batch fills from the highest level first, then takes lower lev
 });
 
 test('priority: absent, 0 and above priority_levels all mean default_priority_level (Triton does not reject them)', async () => {
-  await withRuntime({ p: model('p', 1, 'priority_levels: 3 default_priority_level: 2') }, async (rt, f) => {
+  await withFakeRuntime({ p: model('p', 1, 'priority_levels: 3 default_priority_level: 2') }, async (rt, f) => {
     const run = await occupy(rt, f, 'p');
     const rs = [
       request(rt, 'p', 30, { priority: 3 }),
@@ -104,7 +91,7 @@ test('priority: absent, 0 and above priority_levels all mean default_priority_le
 });
 
 test('priority: ignored without priority_levels (FIFO as before)', async () => {
-  await withRuntime({ p: model('p', 1, '') }, async (rt, f) => {
+  await withFakeRuntime({ p: model('p', 1, '') }, async (rt, f) => {
     const run = await occupy(rt, f, 'p');
     const rs = [request(rt, 'p', 10, { priority: 5 }), request(rt, 'p', 11, { priority: 1 }), request(rt, 'p', 12)];
     await run();
@@ -115,7 +102,7 @@ test('priority: ignored without priority_levels (FIFO as before)', async () => {
 
 test('priority: max_queue_size bounds each level on its own; a full level does not stop the others', async () => {
   const db = `${TWO_LEVELS} default_queue_policy { max_queue_size: 2 } priority_queue_policy { key: 1 value: { max_queue_size: 1 } }`;
-  await withRuntime({ p: model('p', 1, db) }, async (rt, f) => {
+  await withFakeRuntime({ p: model('p', 1, db) }, async (rt, f) => {
     const run = await occupy(rt, f, 'p');
     const high = request(rt, 'p', 20, { priority: 1 });
     await assert.rejects(request(rt, 'p', 21, { priority: 1 }), queueFull);
@@ -132,7 +119,7 @@ test('priority: max_queue_size bounds each level on its own; a full level does n
 
 test('priority: each level has its own queue timeout policy', async () => {
   const db = `${TWO_LEVELS} priority_queue_policy { key: 2 value: { default_timeout_microseconds: 2000 } }`;
-  await withRuntime({ p: model('p', 1, db) }, async (rt, f) => {
+  await withFakeRuntime({ p: model('p', 1, db) }, async (rt, f) => {
     const run = await occupy(rt, f, 'p');
     const low = request(rt, 'p', 10);
     const high = request(rt, 'p', 20, { priority: 1 });
@@ -144,7 +131,7 @@ test('priority: each level has its own queue timeout policy', async () => {
 });
 
 test('priority: a non-integer priority from a library caller is INVALID_ARG', async () => {
-  await withRuntime({ p: model('p', 1, TWO_LEVELS) }, async (rt) => {
+  await withFakeRuntime({ p: model('p', 1, TWO_LEVELS) }, async (rt) => {
     await assert.rejects(request(rt, 'p', 1, { priority: 1.5 }), { code: 'INVALID_ARG', message: "[request id: <id_unknown>] 'priority' parameter must be a non-negative integer" });
     await assert.rejects(request(rt, 'p', 1, { priority: 'high' }), { code: 'INVALID_ARG' });
   });

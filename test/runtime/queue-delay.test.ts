@@ -9,7 +9,7 @@ import { TritonRuntime } from '../../src/runtime/runtime.js';
 import { InferenceServerError } from '../../src/runtime/errors.js';
 import type { InferenceResponse } from '../../src/runtime/api.js';
 import type { Parameters } from '../../src/runtime/types.js';
-import { FakeFactory, makeRepo, removeRepo, silentLog, int32 } from './fake.js';
+import { type FakeFactory, withFakeRuntime, int32 } from './fake.js';
 
 const model = (maxBatch: number, dynamicBatching: string) => `
 name: "q"
@@ -26,18 +26,6 @@ dynamic_batching { ${dynamicBatching} }`;
 const TIMEOUT_US = 100_000;
 const EXPIRED_MS = 250;
 
-async function withModel(config: string, fn: (rt: TritonRuntime, f: FakeFactory) => Promise<void>): Promise<void> {
-  const root = await makeRepo({ q: { config, versions: { 1: {} } } });
-  const f = new FakeFactory();
-  const rt = new TritonRuntime({ repositoryPath: root, controlMode: 'none', factories: [f], backend: 'cpu', log: silentLog });
-  try {
-    await rt.start();
-    await fn(rt, f);
-  } finally {
-    await rt.close();
-    await removeRepo(root);
-  }
-}
 
 /** A one-row request tagged `tag` (its INPUT0 value; OUTPUT0 = INPUT0 + INPUT1 = tag). */
 function request(rt: TritonRuntime, tag: number, parameters: Parameters = {}): Promise<InferenceResponse> {
@@ -65,7 +53,7 @@ const queueDepth = async (rt: TritonRuntime): Promise<number> => {
 };
 
 test('DELAY: a timed-out request is not rejected; it runs after later requests of its level, with its own output', async () => {
-  await withModel(model(1, `default_queue_policy { timeout_action: DELAY default_timeout_microseconds: ${TIMEOUT_US} }`), async (rt, f) => {
+  await withFakeRuntime({ q: model(1, `default_queue_policy { timeout_action: DELAY default_timeout_microseconds: ${TIMEOUT_US} }`) }, async (rt, f) => {
     const run = await occupy(rt, f);
     const late = request(rt, 10);
     await sleep(EXPIRED_MS);
@@ -81,7 +69,7 @@ test('DELAY: a timed-out request is not rejected; it runs after later requests o
 });
 
 test('DELAY: batches take the unexpired requests first and the delayed one last', async () => {
-  await withModel(model(4, `default_queue_policy { timeout_action: DELAY default_timeout_microseconds: ${TIMEOUT_US} }`), async (rt, f) => {
+  await withFakeRuntime({ q: model(4, `default_queue_policy { timeout_action: DELAY default_timeout_microseconds: ${TIMEOUT_US} }`) }, async (rt, f) => {
     const run = await occupy(rt, f);
     const late = request(rt, 10);
     await sleep(EXPIRED_MS);
@@ -96,7 +84,7 @@ test('DELAY: batches take the unexpired requests first and the delayed one last'
 test('DELAY with priorities: level 1 unexpired, then level 1 delayed, then level 2 (Triton\'s order)', async () => {
   const db = 'priority_levels: 2 default_priority_level: 2 '
     + `priority_queue_policy { key: 1 value: { timeout_action: DELAY default_timeout_microseconds: ${TIMEOUT_US} } }`;
-  await withModel(model(1, db), async (rt, f) => {
+  await withFakeRuntime({ q: model(1, db) }, async (rt, f) => {
     const run = await occupy(rt, f);
     const late = request(rt, 10, { priority: 1 });
     await sleep(EXPIRED_MS);
@@ -108,7 +96,7 @@ test('DELAY with priorities: level 1 unexpired, then level 1 delayed, then level
 });
 
 test('REJECT (the default action) is unchanged: the timed-out request is answered 503 and the others run', async () => {
-  await withModel(model(1, `default_queue_policy { default_timeout_microseconds: ${TIMEOUT_US} }`), async (rt, f) => {
+  await withFakeRuntime({ q: model(1, `default_queue_policy { default_timeout_microseconds: ${TIMEOUT_US} }`) }, async (rt, f) => {
     const run = await occupy(rt, f);
     const late = request(rt, 10);
     const rejected = assert.rejects(late, (e: unknown) => {
@@ -128,7 +116,7 @@ test('REJECT (the default action) is unchanged: the timed-out request is answere
 });
 
 test('DELAY: a request\'s own timeout (allow_timeout_override) delays it too, instead of rejecting it', async () => {
-  await withModel(model(1, 'default_queue_policy { timeout_action: DELAY allow_timeout_override: true }'), async (rt, f) => {
+  await withFakeRuntime({ q: model(1, 'default_queue_policy { timeout_action: DELAY allow_timeout_override: true }') }, async (rt, f) => {
     const run = await occupy(rt, f);
     const late = request(rt, 10, { timeout: 1000 });
     await sleep(50);
@@ -143,7 +131,7 @@ test('DELAY: a request\'s own timeout (allow_timeout_override) delays it too, in
 
 test('DELAY: max_queue_size counts delayed requests; a delayed request can still be cancelled', async () => {
   const db = 'default_queue_policy { timeout_action: DELAY allow_timeout_override: true max_queue_size: 2 }';
-  await withModel(model(1, db), async (rt, f) => {
+  await withFakeRuntime({ q: model(1, db) }, async (rt, f) => {
     const run = await occupy(rt, f);
     const ac = new AbortController();
     const cancelled = rt.infer({

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { TritonRuntime } from '../../src/runtime/runtime.js';
 import { InferenceServerError } from '../../src/runtime/errors.js';
 import type { InferenceResponse } from '../../src/runtime/api.js';
-import { FakeFactory, makeRepo, removeRepo, silentLog, int32 } from './fake.js';
+import { FakeFactory, makeRepo, removeRepo, silentLog, withFakeRuntime, int32 } from './fake.js';
 
 const model = (name: string, extra: string, dims = '[ -1 ]') => `
 name: "${name}"
@@ -13,19 +13,6 @@ input [ { name: "INPUT0", data_type: TYPE_INT32, dims: ${dims} }, { name: "INPUT
 output [ { name: "OUTPUT0", data_type: TYPE_INT32, dims: ${dims} }, { name: "OUTPUT1", data_type: TYPE_INT32, dims: ${dims} } ]
 ${extra}`;
 
-async function withRuntime(models: Record<string, string>, fn: (rt: TritonRuntime, f: FakeFactory) => Promise<void>): Promise<void> {
-  const defs = Object.fromEntries(Object.entries(models).map(([n, c]) => [n, { config: c, versions: { 1: {} } }]));
-  const root = await makeRepo(defs);
-  const f = new FakeFactory();
-  const rt = new TritonRuntime({ repositoryPath: root, controlMode: 'none', factories: [f], backend: 'cpu', log: silentLog });
-  try {
-    await rt.start();
-    await fn(rt, f);
-  } finally {
-    await rt.close();
-    await removeRepo(root);
-  }
-}
 
 /** A request whose INPUT0 rows are `base, base+1, ...` so every response can be traced to its request. */
 function request(rt: TritonRuntime, name: string, rows: number, base: number, width = 2, extra: { signal?: AbortSignal; timeout?: number } = {}) {
@@ -39,7 +26,7 @@ function request(rt: TritonRuntime, name: string, rows: number, base: number, wi
 const values = (r: InferenceResponse) => [...(r.outputs[0]!.data as Int32Array)];
 
 test('dynamic batcher: queued requests run as one execution and are split back in order', async () => {
-  await withRuntime({ db: model('db', 'dynamic_batching { }') }, async (rt, f) => {
+  await withFakeRuntime({ db: model('db', 'dynamic_batching { }') }, async (rt, f) => {
     const release = f.block();
     const started = f.nextExecutionStart();
     const first = request(rt, 'db', 1, 0);
@@ -61,7 +48,7 @@ test('dynamic batcher: queued requests run as one execution and are split back i
 });
 
 test('dynamic batcher: requests with different shapes or parameters are never mixed', async () => {
-  await withRuntime({ db: model('db', 'dynamic_batching { }') }, async (rt, f) => {
+  await withFakeRuntime({ db: model('db', 'dynamic_batching { }') }, async (rt, f) => {
     const release = f.block();
     const started = f.nextExecutionStart();
     const first = request(rt, 'db', 1, 0);
@@ -78,7 +65,7 @@ test('dynamic batcher: requests with different shapes or parameters are never mi
 });
 
 test('dynamic batcher: preferred batch size and max batch size bound the batch', async () => {
-  await withRuntime({ pref: model('pref', 'dynamic_batching { preferred_batch_size: [ 2 ] }'),
+  await withFakeRuntime({ pref: model('pref', 'dynamic_batching { preferred_batch_size: [ 2 ] }'),
     full: model('full', 'dynamic_batching { max_queue_delay_microseconds: 60000000 }') }, async (rt, f) => {
     const release = f.block();
     const started = f.nextExecutionStart();
@@ -99,7 +86,7 @@ test('dynamic batcher: preferred batch size and max batch size bound the batch',
 });
 
 test('queue policy: a full queue answers UNAVAILABLE "Exceeds maximum queue size"', async () => {
-  await withRuntime({ q: model('q', 'dynamic_batching { default_queue_policy { max_queue_size: 1 } }') }, async (rt, f) => {
+  await withFakeRuntime({ q: model('q', 'dynamic_batching { default_queue_policy { max_queue_size: 1 } }') }, async (rt, f) => {
     const release = f.block();
     const started = f.nextExecutionStart();
     const first = request(rt, 'q', 1, 0);
@@ -120,7 +107,7 @@ test('queue policy: a full queue answers UNAVAILABLE "Exceeds maximum queue size
 });
 
 test('aborted and timed-out requests are dropped from the queue without executing', async () => {
-  await withRuntime({ plain: model('plain', '') }, async (rt, f) => {
+  await withFakeRuntime({ plain: model('plain', '') }, async (rt, f) => {
     const release = f.block();
     const started = f.nextExecutionStart();
     const first = request(rt, 'plain', 1, 0);
@@ -142,7 +129,7 @@ test('aborted and timed-out requests are dropped from the queue without executin
 });
 
 test('instance_group count: that many executions run at once', async () => {
-  await withRuntime({ two: model('two', 'instance_group [ { count: 2, kind: KIND_CPU } ]') }, async (rt, f) => {
+  await withFakeRuntime({ two: model('two', 'instance_group [ { count: 2, kind: KIND_CPU } ]') }, async (rt, f) => {
     const release = f.block();
     const rs = [request(rt, 'two', 1, 0), request(rt, 'two', 1, 10), request(rt, 'two', 1, 20)];
     await f.untilExecutions(2);

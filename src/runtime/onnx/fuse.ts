@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttrValue, OnnxNode } from './model.js';
 import { INTERNAL_DOMAIN } from './ops/nhwc.js';
+import { intAttr, intsAttr, isDefault } from './node-attrs.js';
 
 export interface FuseContext {
   /** Constants by name (folded values included); the pass adds the few it creates. */
@@ -29,16 +30,6 @@ export interface FuseResult { nodes: OnnxNode[]; counts: FuseCounts }
 const TOLERANCE = 1e-6;
 
 const near = (v: number | undefined, want: number): boolean => v !== undefined && Math.abs(v - want) <= TOLERANCE;
-
-const isDefault = (n: OnnxNode) => n.domain === '' || n.domain === 'ai.onnx';
-const intAttr = (n: OnnxNode, name: string, dflt: number) => {
-  const a = n.attributes.get(name);
-  return a?.kind === 'int' ? a.value : dflt;
-};
-const intsAttr = (n: OnnxNode, name: string) => {
-  const a = n.attributes.get(name);
-  return a?.kind === 'ints' ? a.value : undefined;
-};
 
 /** The operand of binary `node` that is not `v` (undefined when `v` is not an operand). */
 function other(node: OnnxNode, v: string): string | undefined {

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AttrValue, OnnxNode } from './model.js';
 import type { FusedActivation } from './ops/nhwc.js';
 import { INTERNAL_DOMAIN } from './ops/nhwc.js';
+import { floatAttr, intAttr, intsAttr, isDefault, stringAttr } from './node-attrs.js';
 
 export interface LayoutContext {
   /** Constants by name; the pass adds the re-laid-out ones (the plan drops those left unused). */
@@ -38,24 +39,6 @@ const BROADCAST = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'PRelu', 'Mod',
   'Equal', 'Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'And', 'Or', 'Xor', 'Where',
 ]);
-
-const isDefault = (n: OnnxNode) => n.domain === '' || n.domain === 'ai.onnx';
-const intAttr = (n: OnnxNode, name: string, dflt: number) => {
-  const a = n.attributes.get(name);
-  return a?.kind === 'int' ? a.value : dflt;
-};
-const floatAttr = (n: OnnxNode, name: string, dflt: number) => {
-  const a = n.attributes.get(name);
-  return a?.kind === 'float' ? a.value : dflt;
-};
-const intsAttr = (n: OnnxNode, name: string) => {
-  const a = n.attributes.get(name);
-  return a?.kind === 'ints' ? a.value : undefined;
-};
-const stringAttr = (n: OnnxNode, name: string, dflt: string) => {
-  const a = n.attributes.get(name);
-  return a?.kind === 'string' ? a.value : dflt;
-};
 
 export async function planLayout(nodes: OnnxNode[], ctx: LayoutContext): Promise<LayoutResult> {
   const { constants } = ctx;
