@@ -136,7 +136,7 @@ export class RuntimeMetrics {
       const backend = (): string => this.backend;
       new Gauge({
         name: 'dawnserve_gpu_memory_bytes',
-        help: 'Bytes of GPU buffers in use by TensorFlow.js tensors (webgpu backend only)',
+        help: 'Bytes of GPU memory in use by TensorFlow.js tensors and dawnserve kernel pack textures (webgpu backend only)',
         labelNames: ['backend'], registers,
         collect() {
           this.reset();
