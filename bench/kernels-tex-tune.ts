@@ -26,7 +26,7 @@ for (const n of sizes.length ? sizes : [256, 1024]) {
   for (let i = 0; i <= reps; i++) {
     for (const [vi, v] of variants.entries()) {
       const batch = new CommandBatch(ctx, profiler.take());
-      recordMatMul(batch, (w, h) => ctx.packTexture(w, h), matMulDefaults({ M: n, N: n, K: n, variant: v.variant, tm: v.tm }), [a, b, c]);
+      recordMatMul(batch, ctx.packs.scratchSource(), matMulDefaults({ M: n, N: n, K: n, variant: v.variant, tm: v.tm }), [a, b, c]);
       batch.submit();
       const ms = (await profiler.read())[0]!;
       if (i > 0) times[vi]!.push(ms); // the first round compiles

@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { BufferPools, type KernelProfiler } from './dispatcher.js';
 import { PipelineCache } from './pipeline-cache.js';
+import { PackTextures } from './pack-cache.js';
 
 /** Adapter description reported by `doctor` and used to choose kernel variants. */
 export interface AdapterSummary {
@@ -137,47 +138,14 @@ export class GpuContext {
   profiler: KernelProfiler | undefined;
   readonly pipelines: PipelineCache;
   readonly pools: BufferPools;
-  private packed: GPUTexture | undefined;
-  /** Bytes of `packed` (counted in packTextureBytes until the device is lost). */
-  packBytes = 0;
+  /** Pack textures of the lavapipe GEMM core (scratch and kept weights). */
+  readonly packs: PackTextures;
   constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary) {
     this.pipelines = new PipelineCache(device);
     this.pools = new BufferPools(device);
-  }
-
-  /**
-   * An rgba32float texture of at least width × height texels that the software matmul packs its
-   * B operand into (ops/texmm.ts). One texture per device, grown on demand: reusing it for the
-   * next matmul is safe because dispatches run in queue order, and a replaced texture is only
-   * dropped (not destroyed), so commands already recorded keep theirs alive until they ran.
-   */
-  packTexture(width: number, height: number): GPUTextureView {
-    const old = this.packed;
-    if (!old || old.width < width || old.height < height) {
-      let w = Math.max(width, old?.width ?? 0);
-      let h = Math.max(height, old?.height ?? 0);
-      if (w * h * 16 > PACK_TEXTURE_MAX_BYTES) [w, h] = [width, height];
-      this.packed = this.device.createTexture({
-        label: 'dawnserve-pack', size: [w, h], format: 'rgba32float',
-        usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
-      });
-      packBytesTotal += w * h * 16 - this.packBytes;
-      this.packBytes = w * h * 16;
-    }
-    return (this.packed as GPUTexture).createView();
+    this.packs = new PackTextures(device);
   }
 }
-
-/** GPU memory our kernels hold outside tfjs's tensors (the pack textures of live devices). */
-let packBytesTotal = 0;
-
-/** Bytes of pack textures on live devices: added to tfjs's GPU bytes in dawnserve_gpu_memory_bytes. */
-export function packTextureBytes(): number {
-  return packBytesTotal;
-}
-
-/** Upper bound of the pack texture (the chooser sends larger operands to the buffer kernel). */
-export const PACK_TEXTURE_MAX_BYTES = 64 * 1024 * 1024;
 
 const contexts = new WeakMap<GPUDevice, GpuContext>();
 
@@ -196,8 +164,7 @@ function watchDevice(device: GPUDevice, ctx: GpuContext): void {
   watchedDevices.add(device);
   void device.lost.then((info) => {
     ctx.lost = { reason: info.reason, message: info.message };
-    packBytesTotal -= ctx.packBytes;
-    ctx.packBytes = 0;
+    ctx.packs.lost();
     for (const h of lostHandlers) {
       try { h(ctx.lost); } catch { /* a failing handler must not hide the others */ }
     }

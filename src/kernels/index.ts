@@ -12,7 +12,8 @@ export { installWebGpuGlobals } from './device.js';
 export { registerDawnKernels } from './register.js';
 
 /** Device-lost hook and adapter summary for the runtime and `doctor`. */
-export { onDeviceLost, packTextureBytes, type AdapterSummary, type DeviceLostInfo } from './device.js';
+export { onDeviceLost, type AdapterSummary, type DeviceLostInfo } from './device.js';
+export { packTextureBytes } from './pack-cache.js';
 
 /** Device-loss recovery: drop tfjs's webgpu backend and re-register our factory; a backend's device state. */
 export { installBackendFactory as resetWebGpuBackendFactory, contextForBackend } from './device.js';

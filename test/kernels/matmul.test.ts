@@ -4,7 +4,7 @@ import { setKernelOptions } from '../../src/kernels/options.js';
 import { parseTile, tileName } from '../../src/kernels/ops/tiled.js';
 import { pickMatMulVariant, preferTfjsMatMul } from '../../src/kernels/ops/matmul.js';
 import { texCoreAvailable } from '../../src/kernels/ops/texmm.js';
-import { packTextureBytes } from '../../src/kernels/device.js';
+import { packTextureBytes } from '../../src/kernels/pack-cache.js';
 import { type KernelTestEnv, assertClose, onCpu, onGpu, randomArray, reductionScale, rng, setupWebGpu } from './helpers.js';
 
 let env: KernelTestEnv;
@@ -94,6 +94,63 @@ describe('matmul variant choice', () => {
     assert.ok(keys.some((k) => k.startsWith('pack-b:')), 'B packed');
     // The pack texture is reported with the GPU memory (dawnserve_gpu_memory_bytes).
     assert.ok(packTextureBytes() >= 5 * 24 * 16, `pack texture bytes ${packTextureBytes()}`);
+  });
+});
+
+describe('kept weight packs (texture core)', () => {
+  before(() => { setKernelOptions({ matmul: undefined, tile: undefined }); });
+  const skipUnlessTex = (t: { skip(msg: string): void }): boolean => {
+    if (texCoreAvailable(env.ctx.adapter)) return false;
+    t.skip(`adapter ${env.ctx.adapter.description} has no 8-wide subgroups`);
+    return true;
+  };
+
+  it('packs a B that comes back once, then only runs the GEMM; results stay exact', async (t) => {
+    if (skipUnlessTex(t)) return;
+    const { tf } = env;
+    const rand = rng(31);
+    const wv = randomArray(rand, 40 * 24);
+    const w = tf.tensor(wv, [40, 24]);
+    try {
+      const perCall: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const av = randomArray(rand, 9 * 40);
+        const f = () => tf.matMul(tf.tensor(av, [9, 40]), w);
+        const expected = await onCpu(tf, () => tf.matMul(tf.tensor(av, [9, 40]), tf.tensor(wv, [40, 24])));
+        const before = env.dispatches();
+        const { values } = await onGpu(env, f);
+        perCall.push(env.dispatches() - before);
+        assertClose(values, expected, reductionScale(40), `call ${i}`);
+      }
+      // First sighting: scratch pack + GEMM; second: packed into a kept texture; then GEMM only.
+      assert.deepEqual(perCall, [2, 2, 1, 1]);
+    } finally {
+      w.dispose();
+    }
+  });
+
+  it('a new tensor, or the same data viewed with another shape, is packed anew', async (t) => {
+    if (skipUnlessTex(t)) return;
+    const { tf } = env;
+    const rand = rng(32);
+    const av = randomArray(rand, 6 * 48);
+    for (let round = 0; round < 2; round++) {
+      const bv = randomArray(rand, 48 * 16);
+      const b = tf.tensor(bv, [48, 16]);
+      for (let i = 0; i < 3; i++) {
+        const expected = await onCpu(tf, () => tf.matMul(tf.tensor(av, [6, 48]), tf.tensor(bv, [48, 16])));
+        const { values } = await onGpu(env, () => tf.matMul(tf.tensor(av, [6, 48]), b));
+        assertClose(values, expected, reductionScale(48), `round ${round} call ${i}`);
+      }
+      // Same dataId, other shape: [48, 16] read as [96, 8] (reshape shares the buffer in tfjs).
+      const a2 = randomArray(rand, 5 * 96);
+      const expected2 = await onCpu(tf, () => tf.matMul(tf.tensor(a2, [5, 96]), tf.tensor(bv, [96, 8])));
+      for (let i = 0; i < 3; i++) {
+        const { values } = await onGpu(env, () => tf.matMul(tf.tensor(a2, [5, 96]), tf.reshape(b, [96, 8])));
+        assertClose(values, expected2, reductionScale(96), `round ${round} reshaped call ${i}`);
+      }
+      b.dispose();
+    }
   });
 });
 

@@ -6,6 +6,7 @@ import { type Activation, activationWgsl } from './activation.js';
 import { type MatMulVariant, epilogue } from './matmul.js';
 import { type TexRows, packBProgram, paddedK, texDispatch, texMain } from './texmm.js';
 import type { Binding, KernelRecorder } from '../dispatcher.js';
+import type { PackSource } from '../pack-cache.js';
 import { type TileConfig, tileName, tileWorkgroup, tiledMain } from './tiled.js';
 import { foldGroups } from './rows.js';
 import { type KernelProgram, ceilDiv, packUniforms, uniformStruct } from '../program.js';
@@ -202,15 +203,18 @@ export const conv2dProgram: KernelProgram<Conv2DParams> = {
 };
 
 /** Records a conv2d with `bindings` = [X, W, bias?, C]; the 'tex' variant packs W first. */
-export function recordConv2D(rec: KernelRecorder, pack: (w: number, h: number) => GPUTextureView, p: Conv2DParams,
-  bindings: readonly Binding[]): void {
+export function recordConv2D(rec: KernelRecorder, pack: PackSource, p: Conv2DParams, bindings: readonly Binding[]): void {
   if (p.variant !== 'tex') {
     rec.dispatch(conv2dProgram, p, bindings);
     return;
   }
   const K = p.fh * p.fw * p.inC;
-  const view = { view: pack(ceilDiv(p.outC, 4), paddedK(K)) };
-  rec.dispatch(packBProgram, { K, N: p.outC, batchB: 1, transB: false }, [bindings[1]!, view]);
+  const target = pack(ceilDiv(p.outC, 4), paddedK(K));
+  const view = { view: target.view };
+  if (!target.filled) {
+    rec.dispatch(packBProgram, { K, N: p.outC, batchB: 1, transB: false }, [bindings[1]!, view]);
+    target.markFilled();
+  }
   rec.dispatch(conv2dProgram, p, [bindings[0]!, view, ...bindings.slice(2)]);
 }
 

@@ -14,6 +14,7 @@ import { type Activation, activationWgsl } from './activation.js';
 import { type KernelProgram, ceilDiv, packUniforms, uniformStruct } from '../program.js';
 import { type ALoad, type BLoad, type TileConfig, tileName, tileWorkgroup, tiledMain } from './tiled.js';
 import { type TexRows, packBProgram, packFits, paddedK, texCoreAvailable, texDispatch, texMain, texRows } from './texmm.js';
+import type { PackSource } from '../pack-cache.js';
 
 export type MatMulVariant = 'reg' | 'tiled' | 'tex';
 /** 'grid': 8×8 threads per workgroup; 'rowu': 64×1 threads sharing their rows, so A loads are uniform. */
@@ -239,15 +240,23 @@ export const matMulProgram: KernelProgram<MatMulParams> = {
  * Records C = op(A)·op(B) (+ mask, bias) with `bindings` = [A, B, bias?, mask?, C] as the
  * program declares them; the 'tex' variant first packs B into the device's pack texture.
  */
-export function recordMatMul(rec: KernelRecorder, pack: (w: number, h: number) => GPUTextureView, p: MatMulParams,
-  bindings: readonly Binding[]): void {
+export function recordMatMul(rec: KernelRecorder, pack: PackSource, p: MatMulParams, bindings: readonly Binding[]): void {
   if (p.variant !== 'tex') {
     rec.dispatch(matMulProgram, p, bindings);
     return;
   }
-  const view = { view: pack(ceilDiv(p.N, 4), p.batchB * paddedK(p.K)) };
-  rec.dispatch(packBProgram, { K: p.K, N: p.N, batchB: p.batchB, transB: p.transB }, [bindings[1]!, view]);
+  const target = pack(ceilDiv(p.N, 4), p.batchB * paddedK(p.K));
+  const view = { view: target.view };
+  if (!target.filled) {
+    rec.dispatch(packBProgram, { K: p.K, N: p.N, batchB: p.batchB, transB: p.transB }, [bindings[1]!, view]);
+    target.markFilled();
+  }
   rec.dispatch(matMulProgram, p, [bindings[0]!, view, ...bindings.slice(2)]);
+}
+
+/** What a packed B holds (the kept-texture key: the same tensor may be read with other shapes). */
+export function packKey(p: Pick<MatMulParams, 'K' | 'N' | 'batchB' | 'transB'>): string {
+  return `${p.batchB}x${p.K}x${p.N}${p.transB ? 'T' : ''}`;
 }
 
 function texSource(p: MatMulParams, l: Layout): string {

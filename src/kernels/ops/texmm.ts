@@ -10,7 +10,7 @@
 // One workgroup is one subgroup (8 lanes × 4 columns) and TM rows. On the project machine this
 // measured 12.7 GFLOP/s at 1024² against 5–6 for the register-blocked buffer kernel.
 import type { AdapterSummary } from '../device.js';
-import { PACK_TEXTURE_MAX_BYTES } from '../device.js';
+import { PACK_TEXTURE_MAX_BYTES } from '../pack-cache.js';
 import { type KernelProgram, ceilDiv, packUniforms, uniformStruct } from '../program.js';
 
 /** Lanes per subgroup this core is written for (lavapipe's fixed size on AVX2). */

@@ -40,7 +40,8 @@ export function attentionOnBackend(backend: WebGPUBackend, q: TensorInfo, k: Ten
   return runOnBackend(backend, ins, [outShape], (batch, [qb, kb, vb, mb], [out], ctx) => {
     const pick = (M: number, N: number, K: number) =>
       pickMatMulVariant(ctx.adapter, { M, N, K, batch: s.bh, batchB: s.bh }, kernelOptions.matmul, kernelOptions.tile);
-    const pack = (w: number, h: number) => ctx.packTexture(w, h);
+    // Kᵀ and V are activations: packed into the scratch texture each call.
+    const pack = ctx.packs.scratchSource();
     const scores = batch.scratch(s.bh * s.sq * s.sk * 4);
     const qk = matMulDefaults({
       M: s.sq, N: s.sk, K: s.d, batch: s.bh, batchA: s.bh, batchB: s.bh, transB: true, alpha: scale,

@@ -15,6 +15,7 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { type GpuContext, contextForBackend } from '../device.js';
 import { type Binding, CommandBatch, type KernelRecorder, type PassTimestamps, encodeDispatch } from '../dispatcher.js';
 import type { KernelProgram } from '../program.js';
+import type { PackSource } from '../pack-cache.js';
 
 export type { WebGPUBackend };
 
@@ -155,6 +156,15 @@ export function runOnBackend(
     rec.finish();
   }
   return outInfos;
+}
+
+/**
+ * Where our GEMMs pack the B operand `owner`: kept per tensor (a weight is packed once, see
+ * pack-cache.ts) when given, else the shared scratch texture. `key` says what the pack holds.
+ */
+export function packSourceFor(backend: WebGPUBackend, ctx: GpuContext, owner: TensorInfo | undefined, key: string): PackSource {
+  if (!owner) return ctx.packs.scratchSource();
+  return (w, h) => ctx.packs.target(owner.dataId, key, w, h, (o) => backend.tensorMap.has(o as TensorInfo['dataId']));
 }
 
 export function sizeOf(shape: readonly number[]): number {

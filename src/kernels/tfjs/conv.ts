@@ -4,7 +4,7 @@ import { type Activation, isActivation } from '../ops/activation.js';
 import { type Conv2DParams, type ConvGeometry, depthwiseProgram, recordConv2D } from '../ops/conv2d.js';
 import { matMulDefaults, pickMatMulVariant, recordMatMul } from '../ops/matmul.js';
 import { kernelOptions } from '../options.js';
-import { type WebGPUBackend, isFloat32OnGpuBackend, runOnBackend, sizeOf } from './bridge.js';
+import { type WebGPUBackend, isFloat32OnGpuBackend, packSourceFor, runOnBackend, sizeOf } from './bridge.js';
 
 export interface ConvAttrs {
   strides: number | [number, number];
@@ -65,7 +65,7 @@ export function conv2dOnBackend(backend: WebGPUBackend, x: TensorInfo, filter: T
     const M = g.batch * g.outH * g.outW;
     const K = pointwise ? g.inC : g.fh * g.fw * g.inC;
     const pick = pickMatMulVariant(ctx.adapter, { M, N: g.outC, K, batch: 1, batchB: 1 }, forced, kernelOptions.tile);
-    const pack = (w: number, h: number) => ctx.packTexture(w, h);
+    const pack = packSourceFor(backend, ctx, filter, `conv${K}x${g.outC}`);
     if (pointwise) {
       recordMatMul(batch, pack, matMulDefaults({ M, N: g.outC, K, ...fused, ...pick }), [...bufs, out!]);
       return;

@@ -1,10 +1,10 @@
 // BatchMatMul / _FusedMatMul over tfjs-backend-webgpu, with tfjs's batch broadcasting.
 import { type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { type Activation, isActivation } from '../ops/activation.js';
-import { matMulDefaults, pickMatMulVariant, preferTfjsMatMul, recordMatMul } from '../ops/matmul.js';
+import { matMulDefaults, packKey, pickMatMulVariant, preferTfjsMatMul, recordMatMul } from '../ops/matmul.js';
 import { contextForBackend } from '../device.js';
 import { kernelOptions } from '../options.js';
-import { type WebGPUBackend, isFloat32OnGpuBackend, runOnBackend, sizeOf } from './bridge.js';
+import { type WebGPUBackend, isFloat32OnGpuBackend, packSourceFor, runOnBackend, sizeOf } from './bridge.js';
 
 export interface MatMulOptions {
   transposeA?: boolean;
@@ -63,7 +63,7 @@ export function matMulOnBackend(backend: WebGPUBackend, a: TensorInfo, b: Tensor
   });
   const outs = runOnBackend(backend, inputs, [[...outBatch, M, N]], (batch, ins, [out], ctx) => {
     Object.assign(params, pickMatMulVariant(ctx.adapter, { M, N, K, batch: params.batch, batchB }, kernelOptions.matmul, kernelOptions.tile));
-    recordMatMul(batch, (w, h) => ctx.packTexture(w, h), params, [...ins, out!]);
+    recordMatMul(batch, packSourceFor(backend, ctx, b, packKey(params)), params, [...ins, out!]);
   });
   return outs?.[0];
 }
