@@ -49,6 +49,28 @@ test('definitionToConfig fills a Triton-shaped config', () => {
   assert.equal(c.default_model_filename, 'model.js');
 });
 
+test('dynamicBatching takes PyTriton DynamicBatcher options: priorities and queue policies', () => {
+  const config = definitionToConfig({
+    ...addSub,
+    dynamicBatching: {
+      maxQueueDelayMicroseconds: 50, priorityLevels: 2, defaultPriorityLevel: 2,
+      defaultQueuePolicy: { maxQueueSize: 8, timeoutAction: 'DELAY', defaultTimeoutMicroseconds: 1000 },
+      priorityQueuePolicy: { 1: { maxQueueSize: 2, allowTimeoutOverride: true } },
+    },
+  }, 'prio');
+  assert.deepEqual(config.dynamic_batching, {
+    preferred_batch_size: [], max_queue_delay_microseconds: 50, preserve_ordering: false,
+    priority_levels: 2, default_priority_level: 2,
+    default_queue_policy: { timeout_action: 'DELAY', default_timeout_microseconds: 1000, allow_timeout_override: false, max_queue_size: 8 },
+    priority_queue_policy: { 1: { timeout_action: 'REJECT', default_timeout_microseconds: 0, allow_timeout_override: true, max_queue_size: 2 } },
+  });
+  // Triton's own config checks and texts apply, as for a config.pbtxt.
+  assert.throws(() => definitionToConfig({ ...addSub, dynamicBatching: { priorityLevels: 2, defaultPriorityLevel: 3 } }, 'bad'),
+    expectCode('INVALID_ARG', /default priority level must be in range \[1, 2\] for bad/));
+  assert.throws(() => definitionToConfig({ ...addSub, dynamicBatching: { defaultQueuePolicy: { maxQueueSize: -1 } } }, 'neg'),
+    expectCode('INVALID_ARG', /dynamicBatching\.defaultQueuePolicy\.maxQueueSize must be a non-negative integer/));
+});
+
 test('batched model: flat array outputs get the [batch, dims] shape', async () => {
   const { executor } = await executorFor(addSub);
   const out = await executor.execute({

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DataType, HostTensor, Parameters } from '../types.js';
 import { isDataType, toConfigDataType } from '../types.js';
-import type { ModelConfig, ModelDynamicBatching, ModelInput, ModelOutput } from '../model-config.js';
+import type { ModelConfig, ModelDynamicBatching, ModelInput, ModelOutput, ModelQueuePolicy } from '../model-config.js';
+import { validateConfig } from '../config/normalize.js';
 import type { DerivedConfig, ExecuteRequest, Executor, ExecutorContext, ExecutorFactory } from '../executor.js';
 import { InferenceServerError, internal, invalidArg, type ErrorCode } from '../errors.js';
 import { withBackend } from '../backends.js';
@@ -41,6 +42,26 @@ export interface JsInitContext {
   tf: Tf;
 }
 
+/** Triton's ModelQueuePolicy, camel-cased (PyTriton's QueuePolicy). */
+export interface JsQueuePolicy {
+  maxQueueSize?: number;
+  timeoutAction?: 'REJECT' | 'DELAY';
+  defaultTimeoutMicroseconds?: number;
+  allowTimeoutOverride?: boolean;
+}
+
+/** Triton's dynamic_batching block, camel-cased (PyTriton's DynamicBatcher). */
+export interface JsDynamicBatching {
+  maxQueueDelayMicroseconds?: number;
+  preferredBatchSize?: number[];
+  preserveOrdering?: boolean;
+  priorityLevels?: number;
+  defaultPriorityLevel?: number;
+  defaultQueuePolicy?: JsQueuePolicy;
+  /** By priority level 1..priorityLevels. */
+  priorityQueuePolicy?: Record<number, JsQueuePolicy>;
+}
+
 export interface JsModelDefinition {
   /** Library API only; a repository model takes its folder name. */
   name?: string;
@@ -48,7 +69,7 @@ export interface JsModelDefinition {
   outputs: JsTensorSpec[];
   /** > 0: the model receives batched inputs (leading batch dim). */
   maxBatchSize?: number;
-  dynamicBatching?: boolean | { maxQueueDelayMicroseconds?: number; preferredBatchSize?: number[] };
+  dynamicBatching?: boolean | JsDynamicBatching;
   infer(inputs: Record<string, HostTensor>, ctx: JsInferContext): Promise<Record<string, JsOutput>> | Record<string, JsOutput>;
   initialize?(ctx: JsInitContext): Promise<void> | void;
   finalize?(): Promise<void> | void;
@@ -92,18 +113,42 @@ export function validateDefinition(def: unknown, where: string): JsModelDefiniti
   return d as JsModelDefinition;
 }
 
+function queuePolicy(where: string, p: JsQueuePolicy): ModelQueuePolicy {
+  const action = p.timeoutAction ?? 'REJECT';
+  if (action !== 'REJECT' && action !== 'DELAY') throw invalidArg(`${where}.timeoutAction must be 'REJECT' or 'DELAY'`);
+  return {
+    timeout_action: action,
+    default_timeout_microseconds: count(`${where}.defaultTimeoutMicroseconds`, p.defaultTimeoutMicroseconds),
+    allow_timeout_override: p.allowTimeoutOverride === true,
+    max_queue_size: count(`${where}.maxQueueSize`, p.maxQueueSize),
+  };
+}
+
+/** A non-negative integer option (0 when absent). */
+function count(where: string, v: number | undefined): number {
+  if (v === undefined) return 0;
+  if (!Number.isInteger(v) || v < 0) throw invalidArg(`${where} must be a non-negative integer`);
+  return v;
+}
+
 function dynamicBatching(def: JsModelDefinition): ModelDynamicBatching | undefined {
   const db = def.dynamicBatching;
   if (!db) return undefined;
   const opts = db === true ? {} : db;
-  return {
+  const perLevel: Record<string, ModelQueuePolicy> = {};
+  for (const [level, policy] of Object.entries(opts.priorityQueuePolicy ?? {})) {
+    perLevel[level] = queuePolicy(`dynamicBatching.priorityQueuePolicy[${level}]`, policy);
+  }
+  const out: ModelDynamicBatching = {
     preferred_batch_size: opts.preferredBatchSize ?? [],
-    max_queue_delay_microseconds: opts.maxQueueDelayMicroseconds ?? 0,
-    preserve_ordering: false,
-    priority_levels: 0,
-    default_priority_level: 0,
-    priority_queue_policy: {},
+    max_queue_delay_microseconds: count('dynamicBatching.maxQueueDelayMicroseconds', opts.maxQueueDelayMicroseconds),
+    preserve_ordering: opts.preserveOrdering === true,
+    priority_levels: count('dynamicBatching.priorityLevels', opts.priorityLevels),
+    default_priority_level: count('dynamicBatching.defaultPriorityLevel', opts.defaultPriorityLevel),
+    priority_queue_policy: perLevel,
   };
+  if (opts.defaultQueuePolicy) out.default_queue_policy = queuePolicy('dynamicBatching.defaultQueuePolicy', opts.defaultQueuePolicy);
+  return out;
 }
 
 /** The model config a definition implies (Triton's auto-complete for JS models). */
@@ -129,6 +174,12 @@ export function definitionToConfig(def: JsModelDefinition, name: string): ModelC
   };
   const db = dynamicBatching(def);
   if (db) config.dynamic_batching = db;
+  // The same checks (and Triton's texts) as a config.pbtxt gets, e.g. priority levels in range.
+  try {
+    validateConfig(config);
+  } catch (e) {
+    throw invalidArg((e as Error).message);
+  }
   return config;
 }
 
