@@ -202,10 +202,13 @@ export class ModelScheduler implements Scheduler {
    */
   private timeoutFor(job: SchedulerJob, policy: ModelQueuePolicy | undefined): number {
     const fromPolicy = policy?.default_timeout_microseconds ?? 0;
-    if (job.timeoutUs !== undefined && job.timeoutUs > 0 && (!policy || policy.allow_timeout_override || fromPolicy === 0)) {
-      return job.timeoutUs;
-    }
-    return fromPolicy;
+    const requested = job.timeoutUs ?? 0;
+    if (requested <= 0) return fromPolicy;
+    // Without a default timeout the request's own applies (Triton ignores it there; a client that
+    // sends one wants it honoured). With one, allow_timeout_override lets a request shorten it but,
+    // as in Triton's PolicyQueue::Enqueue, never lengthen it.
+    if (fromPolicy === 0) return requested;
+    return policy?.allow_timeout_override ? Math.min(requested, fromPolicy) : fromPolicy;
   }
 
   /**

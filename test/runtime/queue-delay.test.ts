@@ -115,6 +115,19 @@ test('REJECT (the default action) is unchanged: the timed-out request is answere
   });
 });
 
+test('allow_timeout_override shortens the default timeout but never lengthens it (Triton)', async () => {
+  const policy = `default_queue_policy { default_timeout_microseconds: ${TIMEOUT_US} allow_timeout_override: true }`;
+  await withFakeRuntime({ q: model(1, policy) }, async (rt, f) => {
+    const run = await occupy(rt, f);
+    // Asks for 60 s; the default 100 ms still applies.
+    const late = request(rt, 10, { timeout: 60_000_000 });
+    const rejected = assert.rejects(late, (e: unknown) => e instanceof InferenceServerError && e.message === 'Request timeout expired');
+    await sleep(EXPIRED_MS);
+    await rejected;
+    await run();
+  });
+});
+
 test('DELAY: a request\'s own timeout (allow_timeout_override) delays it too, instead of rejecting it', async () => {
   await withFakeRuntime({ q: model(1, 'default_queue_policy { timeout_action: DELAY allow_timeout_override: true }') }, async (rt, f) => {
     const run = await occupy(rt, f);
